@@ -1,0 +1,182 @@
+//! `Embedding`: a table of learned vectors, one row per vocabulary entry, updated sparsely.
+//!
+//! A batch touches a few thousand rows of a table that may hold millions. The gradient of a
+//! lookup is therefore kept as a [`SparseGrad`]: the distinct rows the batch used and, for each,
+//! the SUM of the gradients of every example that looked it up (TensorFlow deduplicates an
+//! `IndexedSlices` gradient the same way before Adagrad squares it). Reading, updating and
+//! writing then cost O(batch), never O(vocabulary).
+
+use crate::init::InitRng;
+
+/// An embedding table (ranking and retrieval: the tutorial's user and movie embeddings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// `[rows, dim]`, row-major; row 0 is the out-of-vocabulary row.
+    pub table: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+    /// Width of each row.
+    pub dim: usize,
+}
+
+impl Embedding {
+    /// A table with Keras's default initialiser, uniform in `[-limit, limit)`.
+    pub fn uniform(rows: usize, dim: usize, limit: f32, rng: &mut InitRng) -> Self {
+        let mut table = vec![0.0; rows * dim];
+        rng.fill_uniform(&mut table, limit);
+        Embedding { table, rows, dim }
+    }
+
+    /// The vector of row `id`.
+    ///
+    /// # Panics
+    /// If `id >= rows`; ids come from a vocabulary of the same size.
+    pub fn row(&self, id: u32) -> &[f32] {
+        let start = id as usize * self.dim;
+        &self.table[start..start + self.dim]
+    }
+
+    /// Copies row `ids[i]` to `out[i * stride + offset ..][..dim]` for each `i`: with a stride
+    /// wider than `dim`, several embeddings are written side by side (a concatenation for free).
+    pub fn gather(&self, ids: &[u32], out: &mut [f32], stride: usize, offset: usize) {
+        for (i, &id) in ids.iter().enumerate() {
+            let start = i * stride + offset;
+            out[start..start + self.dim].copy_from_slice(self.row(id));
+        }
+    }
+}
+
+/// The gradient of a batch of lookups: distinct rows and, for each, its summed gradient.
+///
+/// All buffers are sized once for the table and the largest batch; [`clear`](Self::clear)
+/// resets only the rows that were touched.
+#[derive(Debug, Clone)]
+pub struct SparseGrad {
+    /// `slot_of[row]` is the row's position in `rows`, or `NONE`.
+    slot_of: Vec<u32>,
+    rows: Vec<u32>,
+    values: Vec<f32>,
+    dim: usize,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl SparseGrad {
+    /// Buffers for a `table_rows × dim` table and batches of up to `max_batch` lookups.
+    pub fn new(table_rows: usize, dim: usize, max_batch: usize) -> Self {
+        let distinct = max_batch.min(table_rows);
+        SparseGrad {
+            slot_of: vec![NONE; table_rows],
+            rows: Vec::with_capacity(distinct),
+            values: Vec::with_capacity(distinct * dim),
+            dim,
+        }
+    }
+
+    /// Adds `d[i * stride + offset ..][..dim]` to the gradient of row `ids[i]`, for each `i`.
+    pub fn accumulate(&mut self, ids: &[u32], d: &[f32], stride: usize, offset: usize) {
+        let dim = self.dim;
+        for (i, &id) in ids.iter().enumerate() {
+            let slot = match self.slot_of[id as usize] {
+                NONE => {
+                    let slot = self.rows.len();
+                    self.slot_of[id as usize] = slot as u32;
+                    self.rows.push(id);
+                    self.values.resize(self.values.len() + dim, 0.0);
+                    slot
+                }
+                s => s as usize,
+            };
+            let src = &d[i * stride + offset..][..dim];
+            for (g, &v) in self.values[slot * dim..][..dim].iter_mut().zip(src) {
+                *g += v;
+            }
+        }
+    }
+
+    /// The distinct rows touched, in first-seen order.
+    pub fn rows(&self) -> &[u32] {
+        &self.rows
+    }
+
+    /// The summed gradients, `[rows().len(), dim]`.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// Width of each row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Forgets the batch, touching only the rows it used (capacity is kept).
+    pub fn clear(&mut self) {
+        for &r in &self.rows {
+            self.slot_of[r as usize] = NONE;
+        }
+        self.rows.clear();
+        self.values.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::gradcheck::{check_gradient, test_values};
+
+    #[test]
+    fn gather_writes_rows_side_by_side() {
+        let e = Embedding {
+            table: (0..6).map(|v| v as f32).collect(),
+            rows: 3,
+            dim: 2,
+        };
+        let mut out = vec![-1.0; 2 * 3];
+        e.gather(&[2, 0], &mut out, 3, 1);
+        assert_eq!(out, vec![-1.0, 4.0, 5.0, -1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn duplicate_lookups_sum_and_clear_resets() {
+        let mut g = SparseGrad::new(5, 2, 4);
+        let d = [1.0, 2.0, 10.0, 20.0, 100.0, 200.0];
+        g.accumulate(&[3, 1, 3], &d, 2, 0);
+        assert_eq!(g.rows(), &[3, 1]);
+        assert_eq!(g.values(), &[101.0, 202.0, 10.0, 20.0]);
+        g.clear();
+        assert!(g.rows().is_empty());
+        g.accumulate(&[1], &d, 2, 0);
+        assert_eq!(g.rows(), &[1]);
+        assert_eq!(g.values(), &[1.0, 2.0]);
+    }
+
+    #[test]
+    fn sparse_gradient_matches_finite_differences() {
+        // loss = Σ_i r_i · table[ids[i]]: the gradient of each row sums over its lookups.
+        let (rows, dim) = (4, 3);
+        let ids = [2u32, 0, 2, 3];
+        let r = test_values(ids.len() * dim, 0.4);
+        let mut e = Embedding {
+            table: test_values(rows * dim, 0.9),
+            rows,
+            dim,
+        };
+        let mut g = SparseGrad::new(rows, dim, ids.len());
+        g.accumulate(&ids, &r, dim, 0);
+        let mut dense = vec![0.0; rows * dim];
+        for (slot, &row) in g.rows().iter().enumerate() {
+            dense[row as usize * dim..][..dim].copy_from_slice(&g.values()[slot * dim..][..dim]);
+        }
+        let loss = |t: &[f32]| {
+            let e2 = Embedding {
+                table: t.to_vec(),
+                rows,
+                dim,
+            };
+            let mut out = vec![0.0; ids.len() * dim];
+            e2.gather(&ids, &mut out, dim, 0);
+            out.iter().zip(&r).map(|(a, b)| *a as f64 * *b as f64).sum()
+        };
+        check_gradient("table", &mut e.table, &dense, loss);
+    }
+}

@@ -1,0 +1,15 @@
+//! Layers: the pieces a ranking model is stacked from, each with a hand-derived backward pass.
+//!
+//! Every layer reads and writes caller-owned buffers, so a training loop allocates its buffers
+//! once and then runs step after step without touching the allocator.
+
+pub mod activation;
+pub mod dense;
+pub mod embedding;
+
+#[cfg(test)]
+pub(crate) mod gradcheck;
+
+pub use activation::Activation;
+pub use dense::{Dense, DenseGrads};
+pub use embedding::{Embedding, SparseGrad};
