@@ -35,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod gradcheck;
 pub mod init;
 pub mod layers;
 pub mod losses;

@@ -40,7 +40,7 @@ impl MeanSquaredError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::check_gradient;
+    use crate::gradcheck::check_gradient;
 
     #[test]
     fn value_and_gradient() {

@@ -134,7 +134,7 @@ impl Dense {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{check_gradient, test_values};
+    use crate::gradcheck::{check_gradient, test_values};
 
     fn layer(activation: Activation) -> Dense {
         let (i, u) = (4, 3);

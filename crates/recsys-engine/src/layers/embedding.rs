@@ -122,7 +122,7 @@ impl SparseGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{check_gradient, test_values};
+    use crate::gradcheck::{check_gradient, test_values};
 
     #[test]
     fn gather_writes_rows_side_by_side() {

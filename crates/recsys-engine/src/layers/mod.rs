@@ -7,9 +7,6 @@ pub mod activation;
 pub mod dense;
 pub mod embedding;
 
-#[cfg(test)]
-pub(crate) mod gradcheck;
-
 pub use activation::Activation;
 pub use dense::{Dense, DenseGrads};
 pub use embedding::{Embedding, SparseGrad};

@@ -1,10 +1,12 @@
 //! Central finite differences, the reference every hand-derived gradient is checked against.
+//!
+//! Public so that code building new layers on this engine can check them the same way.
 
 /// Checks `analytic[i]` against `(loss(x + eps·e_i) − loss(x − eps·e_i)) / 2eps` for every `i`.
 ///
 /// `loss` reads the perturbed `params`; the computation under test runs in `f32`, so the
 /// tolerance is relative to the larger of 1 and the gradient's size.
-pub(crate) fn check_gradient(
+pub fn check_gradient(
     what: &str,
     params: &mut [f32],
     analytic: &[f32],
@@ -30,7 +32,7 @@ pub(crate) fn check_gradient(
 }
 
 /// Deterministic, well-spread test values in `[-1, 1]` (no RNG needed in tests).
-pub(crate) fn test_values(n: usize, salt: f32) -> Vec<f32> {
+pub fn test_values(n: usize, salt: f32) -> Vec<f32> {
     (0..n)
         .map(|i| ((i as f32 + 1.0) * 0.618 + salt).sin())
         .collect()
