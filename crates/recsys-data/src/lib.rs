@@ -1,18 +1,74 @@
 //! Data for recsys: where ratings come from and how they become training examples.
 //!
-//! STUB — being written (see the data helper's task). The public API below is fixed.
+//! The modules follow the data path of TensorFlow Recommenders' MovieLens ranking tutorial:
+//!
+//! 1. [`download`](ml100k_dir): find MovieLens 100k in a folder the user names or in the cache,
+//!    or download it and verify it against pinned SHA-256 digests;
+//! 2. [`MovieLens100k`]: read `u.data`, `u.item` and `u.user` into [`Rating`]s, [`Movie`]s and
+//!    [`User`]s, or [`read_interactions`] from any TSV/CSV file with a header;
+//! 3. [`split`] / [`shuffle`]: a documented, seeded shuffle and a train/test split;
+//! 4. [`Vocabulary`]: Keras `StringLookup` semantics, raw id to embedding row.
+//!
+//! Bad input gives a [`DataError`] naming the file and line, never a panic. The library never
+//! prints; download progress goes to a [`DownloadObserver`].
+//!
+//! # Example
+//!
+//! ```
+//! use recsys_data::{ColumnNames, Vocabulary, read_interactions, split};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("ratings.csv");
+//! std::fs::write(
+//!     &path,
+//!     "user_id,movie_title,user_rating\n\
+//!      1,\"Game, The (1997)\",4\n\
+//!      10,Heat (1995),5\n\
+//!      2,Heat (1995),3\n",
+//! )?;
+//!
+//! let ratings = read_interactions(&path, &ColumnNames::default())?;
+//! assert_eq!(ratings[0].movie_title, "Game, The (1997)");
+//!
+//! let users = Vocabulary::from_values(ratings.iter().map(|r| r.user_id.as_str()));
+//! assert_eq!(users.values(), ["1", "10", "2"]); // byte order, like np.unique
+//! assert_eq!(users.lookup("2"), 3);
+//! assert_eq!(users.lookup("unseen"), 0); // row 0: out of vocabulary
+//!
+//! let (train, test) = split(ratings, 42, 2, 1)?;
+//! assert_eq!((train.len(), test.len()), (2, 1));
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
-use std::path::{Path, PathBuf};
+mod download;
+mod error;
+mod interactions;
+mod lines;
+mod movielens;
+mod split;
+mod vocab;
 
-/// One rating event.
+pub use download::{
+    DATA_DIR_ENV, DownloadObserver, ML100K_URL, NoProgress, PINNED_FILES, data_dir_from_env,
+    default_cache_dir, ml100k_dir, ml100k_dir_with,
+};
+pub use error::{DataError, Result};
+pub use interactions::{ColumnNames, read_interactions};
+pub use movielens::{GENRES, Movie, MovieLens100k, User};
+pub use split::{shuffle, split};
+pub use vocab::Vocabulary;
+
+/// One rating event: a user, a movie and the rating given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rating {
     /// The user's raw id, as a string (MovieLens: "1".."943").
     pub user_id: String,
     /// The movie's title (MovieLens: decoded from latin-1).
     pub movie_title: String,
-    /// The rating given.
+    /// The rating given (MovieLens: 1 to 5).
     pub user_rating: f32,
     /// The numeric movie id, where the source has one.
     pub movie_id: Option<u32>,
@@ -20,74 +76,18 @@ pub struct Rating {
     pub timestamp: Option<i64>,
 }
 
-/// Errors of this crate.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DataError {
-    /// Placeholder.
-    #[error("{0}")]
-    Other(String),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Result alias.
-pub type Result<T, E = DataError> = std::result::Result<T, E>;
+    fn has_autotraits<T: Send + Sync + Unpin>() {}
 
-/// StringLookup vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vocabulary {
-    values: Vec<String>,
-}
-
-impl Vocabulary {
-    /// Builds from values (sorted unique, byte order).
-    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut v: Vec<String> = values.into_iter().map(str::to_owned).collect();
-        v.sort();
-        v.dedup();
-        Vocabulary { values: v }
+    #[test]
+    fn public_types_are_send_sync_unpin() {
+        has_autotraits::<Rating>();
+        has_autotraits::<Vocabulary>();
+        has_autotraits::<MovieLens100k>();
+        has_autotraits::<ColumnNames>();
+        has_autotraits::<DataError>();
     }
-    /// Row for a value; 0 = OOV.
-    pub fn lookup(&self, value: &str) -> u32 {
-        self.values
-            .binary_search_by(|v| v.as_str().cmp(value))
-            .map(|i| i as u32 + 1)
-            .unwrap_or(0)
-    }
-    /// Rows including OOV.
-    pub fn num_rows(&self) -> usize {
-        self.values.len() + 1
-    }
-    /// Values.
-    pub fn values(&self) -> &[String] {
-        &self.values
-    }
-    /// From stored values.
-    pub fn from_sorted(values: Vec<String>) -> Result<Self> {
-        Ok(Vocabulary { values })
-    }
-}
-
-/// Column mapping.
-pub struct ColumnNames {
-    /// user column
-    pub user_id: String,
-    /// item column
-    pub movie_title: String,
-    /// rating column
-    pub user_rating: String,
-}
-
-/// Reads a TSV/CSV interactions file.
-pub fn read_interactions(_path: &Path, _columns: &ColumnNames) -> Result<Vec<Rating>> {
-    todo!()
-}
-
-/// Shuffle + split.
-pub fn split(_ratings: Vec<Rating>, _seed: u64, _train: usize, _test: usize) -> Result<(Vec<Rating>, Vec<Rating>)> {
-    todo!()
-}
-
-/// Locate.
-pub fn ml100k_dir(_data_dir: Option<&Path>) -> Result<PathBuf> {
-    todo!()
 }

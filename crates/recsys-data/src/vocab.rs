@@ -1,0 +1,182 @@
+//! Here is a raw id, give me a row: Keras `StringLookup` vocabularies.
+//!
+//! The ranking tutorial maps user ids and movie titles to embedding rows with
+//! `tf.keras.layers.StringLookup(vocabulary=np.unique(values), mask_token=None)`. Its semantics,
+//! which a trained model's embedding tables depend on, are reproduced exactly: the vocabulary is
+//! the sorted unique values in byte order, row 0 is the out-of-vocabulary row, and the value at
+//! index `i` of the sorted list is row `i + 1`.
+
+use std::collections::HashMap;
+
+use crate::error::{DataError, Result};
+
+/// A `StringLookup` vocabulary: sorted unique values, row 0 for anything unseen.
+///
+/// Lookups are O(1) through a hash map kept beside the sorted values.
+///
+/// ```
+/// use recsys_data::Vocabulary;
+///
+/// let users = Vocabulary::from_values(["2", "10", "1", "2"]);
+/// assert_eq!(users.values(), ["1", "10", "2"]); // byte order, not numeric order
+/// assert_eq!(users.lookup("1"), 1);
+/// assert_eq!(users.lookup("2"), 3);
+/// assert_eq!(users.lookup("999"), 0); // out of vocabulary
+/// assert_eq!(users.num_rows(), 4);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vocabulary {
+    values: Vec<String>,
+    rows: HashMap<String, u32>,
+}
+
+impl Vocabulary {
+    /// Builds the vocabulary of `values`: sorted by bytes (Rust's `str` order, which is
+    /// `np.unique`'s order), duplicates removed.
+    ///
+    /// # Panics
+    ///
+    /// If there are `u32::MAX` or more distinct values (rows are `u32`).
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut sorted: Vec<&str> = values.into_iter().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        Self::build(sorted.into_iter().map(str::to_owned).collect())
+    }
+
+    /// Rebuilds a vocabulary from values stored by [`Vocabulary::values`] (for example in a
+    /// saved model), checking that they are strictly increasing in byte order.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::VocabularyOrder`] at the first value not greater than the one before it.
+    ///
+    /// # Panics
+    ///
+    /// If there are `u32::MAX` or more values.
+    pub fn from_sorted(values: Vec<String>) -> Result<Self> {
+        if let Some(i) = values.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(DataError::VocabularyOrder {
+                index: i + 1,
+                previous: values[i].clone(),
+                value: values[i + 1].clone(),
+            });
+        }
+        Ok(Self::build(values))
+    }
+
+    fn build(values: Vec<String>) -> Self {
+        assert!(
+            values.len() < u32::MAX as usize,
+            "a vocabulary holds at most u32::MAX - 1 values"
+        );
+        let rows = values
+            .iter()
+            .zip(1u32..)
+            .map(|(v, row)| (v.clone(), row))
+            .collect();
+        Vocabulary { values, rows }
+    }
+
+    /// The row of `value`: `1..num_rows()` for a known value, 0 for anything else.
+    pub fn lookup(&self, value: &str) -> u32 {
+        self.rows.get(value).copied().unwrap_or(0)
+    }
+
+    /// The value at `row`, or `None` for row 0 (out of vocabulary) and rows past the end.
+    pub fn value(&self, row: u32) -> Option<&str> {
+        let index = usize::try_from(row).ok()?.checked_sub(1)?;
+        self.values.get(index).map(String::as_str)
+    }
+
+    /// The number of embedding rows needed: one per value plus the out-of-vocabulary row.
+    pub fn num_rows(&self) -> usize {
+        self.values.len() + 1
+    }
+
+    /// The sorted values; `values()[i]` is row `i + 1`.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_sort_as_strings() {
+        let v = Vocabulary::from_values(["2", "10", "1", "100", "9"]);
+        assert_eq!(v.values(), ["1", "10", "100", "2", "9"]);
+        for (i, value) in v.values().iter().enumerate() {
+            assert_eq!(v.lookup(value) as usize, i + 1);
+        }
+    }
+
+    #[test]
+    fn unseen_values_map_to_row_zero() {
+        let v = Vocabulary::from_values(["a", "b"]);
+        assert_eq!(v.lookup("c"), 0);
+        assert_eq!(v.lookup(""), 0);
+        assert_eq!(v.lookup("A"), 0);
+        assert_eq!(v.value(0), None);
+        assert_eq!(v.value(3), None);
+        assert_eq!(v.value(2), Some("b"));
+    }
+
+    #[test]
+    fn duplicates_collapse_to_one_row() {
+        let v = Vocabulary::from_values(["x", "y", "x", "x"]);
+        assert_eq!(v.num_rows(), 3);
+        assert_eq!(v.lookup("x"), 1);
+        assert_eq!(v.lookup("y"), 2);
+    }
+
+    #[test]
+    fn byte_order_puts_uppercase_and_ascii_before_accents() {
+        let v = Vocabulary::from_values(["é", "e", "Z", "a"]);
+        assert_eq!(v.values(), ["Z", "a", "e", "é"]);
+    }
+
+    #[test]
+    fn empty_vocabulary_has_only_the_oov_row() {
+        let v = Vocabulary::from_values([]);
+        assert_eq!(v.num_rows(), 1);
+        assert_eq!(v.lookup("x"), 0);
+        assert_eq!(Vocabulary::from_sorted(vec![]).unwrap(), v);
+    }
+
+    #[test]
+    fn from_sorted_round_trips_values() {
+        let v = Vocabulary::from_values(["b", "a", "c"]);
+        let back = Vocabulary::from_sorted(v.values().to_vec()).unwrap();
+        assert_eq!(back, v);
+        assert_eq!(back.lookup("c"), 3);
+    }
+
+    #[test]
+    fn from_sorted_rejects_unsorted_values() {
+        let e = Vocabulary::from_sorted(vec!["a".into(), "c".into(), "b".into()]).unwrap_err();
+        assert!(
+            matches!(&e, DataError::VocabularyOrder { index: 2, previous, value }
+                if previous == "c" && value == "b"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn from_sorted_rejects_duplicates() {
+        let e = Vocabulary::from_sorted(vec!["a".into(), "a".into()]).unwrap_err();
+        assert!(
+            matches!(e, DataError::VocabularyOrder { index: 1, .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn from_sorted_rejects_numeric_order() {
+        // "10" < "2" in byte order, so numeric order is not sorted.
+        let e = Vocabulary::from_sorted(vec!["1".into(), "2".into(), "10".into()]).unwrap_err();
+        assert!(e.to_string().contains("\"2\" then \"10\""), "{e}");
+    }
+}
