@@ -1,0 +1,381 @@
+//! Every command-line flag, defined once with its help text, and converted once into the
+//! library's configuration types (nothing downstream reads raw flags).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use recsys::data::ColumnNames;
+use recsys::model::RankingModelConfig;
+use recsys::train::{OptimizerKind, TrainConfig};
+use recsys::workflow::DataSpec;
+
+/// recsys: train, evaluate and rank with recommender models — TensorFlow Recommenders' ranking
+/// tutorial, in Rust.
+#[derive(Debug, Parser)]
+#[command(name = "recsys", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the TFRS ranking tutorial end to end: load MovieLens 100k, split, train, evaluate,
+    /// rank for user 42, save, reload and predict.
+    Tutorial(TutorialArgs),
+    /// Train a ranking model and save it.
+    Train(TrainArgs),
+    /// Evaluate a saved model (on its own test split, or on --test FILE).
+    Evaluate(EvaluateArgs),
+    /// Rank movies for a user with a saved model.
+    Rank(RankArgs),
+}
+
+/// Flags every command shares.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Print one JSON object on stdout instead of human-readable text (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where MovieLens 100k lives.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataDirArgs {
+    /// A folder holding `ml-100k/` (default: $RECSYS_DATA_DIR, else download to the cache).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Model shape and training recipe (defaults: the tutorial's).
+#[derive(Debug, Args, Clone)]
+pub struct RecipeArgs {
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Examples per training step.
+    #[arg(long, default_value_t = 8192)]
+    pub batch_size: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub learning_rate: f32,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adagrad)]
+    pub optimizer: OptimizerArg,
+    /// Seed for the split, the weight initialisation and the shuffle.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep the training file's order instead of shuffling once before batching.
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Width of the user and movie embeddings.
+    #[arg(long, default_value_t = 32)]
+    pub embedding_dim: usize,
+    /// Widths of the hidden ReLU layers, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "256,64")]
+    pub layers: Vec<usize>,
+}
+
+/// The optimizers, as flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// Keras Adagrad (the tutorial's).
+    Adagrad,
+    /// Keras Adam.
+    Adam,
+    /// Plain SGD.
+    Sgd,
+}
+
+impl RecipeArgs {
+    /// The library's model shape.
+    pub fn model(&self) -> RankingModelConfig {
+        RankingModelConfig {
+            embedding_dim: self.embedding_dim,
+            hidden_layers: self.layers.clone(),
+        }
+    }
+
+    /// The library's training recipe (checked later, by the library).
+    pub fn train(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            optimizer: match self.optimizer {
+                OptimizerArg::Adagrad => OptimizerKind::Adagrad,
+                OptimizerArg::Adam => OptimizerKind::Adam,
+                OptimizerArg::Sgd => OptimizerKind::Sgd,
+            },
+            learning_rate: self.learning_rate,
+            seed: self.seed,
+            shuffle: !self.no_shuffle,
+        }
+    }
+}
+
+/// `recsys tutorial`.
+#[derive(Debug, Args)]
+pub struct TutorialArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Where to save the trained model.
+    #[arg(long, value_name = "DIR", default_value = "recsys-tutorial-model")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Names of the columns of interaction files.
+#[derive(Debug, Args, Clone)]
+pub struct ColumnArgs {
+    /// Header of the user id column.
+    #[arg(long, default_value = "user_id")]
+    pub user_column: String,
+    /// Header of the item (movie title) column.
+    #[arg(long, default_value = "movie_title")]
+    pub item_column: String,
+    /// Header of the rating column.
+    #[arg(long, default_value = "user_rating")]
+    pub rating_column: String,
+}
+
+impl ColumnArgs {
+    /// The library's column mapping.
+    pub fn columns(&self) -> ColumnNames {
+        ColumnNames {
+            user_id: self.user_column.clone(),
+            movie_title: self.item_column.clone(),
+            user_rating: self.rating_column.clone(),
+        }
+    }
+}
+
+/// `recsys train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// Training ratings, TSV or CSV with a header (default: MovieLens 100k, split 80/20).
+    #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+    pub train: Option<PathBuf>,
+    /// Test ratings, same format as --train.
+    #[arg(long, value_name = "FILE", requires = "train")]
+    pub test: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    /// MovieLens split: training examples.
+    #[arg(long, default_value_t = 80_000)]
+    pub train_size: usize,
+    /// MovieLens split: test examples.
+    #[arg(long, default_value_t = 20_000)]
+    pub test_size: usize,
+    /// Start from these weights (safetensors with the TFRS parity fixture's tensor names).
+    #[arg(long, value_name = "FILE")]
+    pub init_weights: Option<PathBuf>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Where to save the trained model.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl TrainArgs {
+    /// Where the data comes from.
+    pub fn data_spec(&self) -> DataSpec {
+        match &self.train {
+            Some(train) => DataSpec::Files {
+                train: train.clone(),
+                test: self.test.clone(),
+                columns: self.columns.columns(),
+            },
+            None => DataSpec::MovieLens {
+                data_dir: self.data.data_dir.clone(),
+                train_size: self.train_size,
+                test_size: self.test_size,
+            },
+        }
+    }
+}
+
+/// `recsys evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The saved model directory.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Ratings to evaluate on (default: the test split recorded in the model).
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `recsys rank`.
+#[derive(Debug, Args)]
+pub struct RankArgs {
+    /// The saved model directory.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// The user to rank for (a raw user id).
+    #[arg(long)]
+    pub user: String,
+    /// Titles to rank.
+    #[arg(long, num_args = 1.., required_unless_present = "all", conflicts_with = "all")]
+    pub items: Vec<String>,
+    /// Rank every title the model knows.
+    #[arg(long)]
+    pub all: bool,
+    /// With --all, how many to show.
+    #[arg(long, default_value_t = 10, requires = "all")]
+    pub top: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("recsys").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn tutorial_defaults_are_the_tutorials_recipe() {
+        let Command::Tutorial(t) = parse(&["tutorial"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(t.recipe.train(), TrainConfig::default());
+        assert_eq!(t.recipe.model(), RankingModelConfig::default());
+        assert!(!t.output.json);
+    }
+
+    #[test]
+    fn train_parses_the_parity_command() {
+        let cli = parse(&[
+            "train",
+            "--train",
+            "a.tsv",
+            "--test",
+            "b.tsv",
+            "--init-weights",
+            "w.safetensors",
+            "--no-shuffle",
+            "--epochs",
+            "3",
+            "--out",
+            "m",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Train(t) = cli.command else {
+            panic!()
+        };
+        assert!(!t.recipe.train().shuffle);
+        assert!(t.output.json);
+        assert!(matches!(
+            t.data_spec(),
+            DataSpec::Files { test: Some(_), .. }
+        ));
+        assert_eq!(t.init_weights, Some(PathBuf::from("w.safetensors")));
+    }
+
+    #[test]
+    fn train_edge_forms() {
+        let Command::Train(t) = parse(&[
+            "train",
+            "--out",
+            "m",
+            "--layers",
+            "128,32,8",
+            "--optimizer",
+            "adam",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(t.recipe.layers, vec![128, 32, 8]);
+        assert_eq!(t.recipe.train().optimizer, OptimizerKind::Adam);
+        assert!(matches!(
+            t.data_spec(),
+            DataSpec::MovieLens {
+                train_size: 80_000,
+                ..
+            }
+        ));
+        assert!(parse(&["train"]).is_err(), "--out is required");
+        assert!(
+            parse(&["train", "--out", "m", "--test", "b.tsv"]).is_err(),
+            "--test needs --train"
+        );
+        assert!(parse(&["train", "--out", "m", "--epochs", "x"]).is_err());
+    }
+
+    #[test]
+    fn evaluate_forms() {
+        let Command::Evaluate(e) = parse(&["evaluate", "--model", "m"]).unwrap().command else {
+            panic!()
+        };
+        assert!(e.test.is_none());
+        let Command::Evaluate(e) = parse(&[
+            "evaluate",
+            "--model",
+            "m",
+            "--test",
+            "t.csv",
+            "--rating-column",
+            "stars",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(e.columns.columns().user_rating, "stars");
+        assert!(parse(&["evaluate"]).is_err());
+    }
+
+    #[test]
+    fn rank_forms() {
+        let Command::Rank(r) = parse(&[
+            "rank", "--model", "m", "--user", "42", "--items", "A (1990)", "B (1991)",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(r.items, vec!["A (1990)", "B (1991)"]);
+        let Command::Rank(r) = parse(&[
+            "rank", "--model", "m", "--user", "42", "--all", "--top", "5",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert!(r.all && r.top == 5);
+        assert!(
+            parse(&["rank", "--model", "m", "--user", "42"]).is_err(),
+            "needs --items or --all"
+        );
+        assert!(
+            parse(&[
+                "rank", "--model", "m", "--user", "42", "--all", "--items", "x"
+            ])
+            .is_err()
+        );
+    }
+}

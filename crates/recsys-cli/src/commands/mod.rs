@@ -1,0 +1,35 @@
+//! One function per subcommand: call the library, print the result (JSON on stdout with
+//! `--json`, text otherwise).
+
+mod evaluate;
+mod rank;
+mod train;
+mod tutorial;
+
+use serde::Serialize;
+
+use crate::args::Command;
+
+/// Runs a parsed command.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Tutorial(a) => tutorial::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
+        Command::Rank(a) => rank::run(a),
+    }
+}
+
+/// Prints `value` as one line of JSON on stdout.
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+/// Formats Keras-named metrics on one line.
+fn metrics_line(m: &recsys::train::Metrics) -> String {
+    format!(
+        "root_mean_squared_error: {:.4} - loss: {:.4} - regularization_loss: {:.4} - total_loss: {:.4}",
+        m.root_mean_squared_error, m.loss, m.regularization_loss, m.total_loss
+    )
+}

@@ -1,0 +1,40 @@
+//! `recsys rank`.
+
+use recsys::artifact;
+use recsys::tutorial::Scored;
+
+use super::print_json;
+use crate::args::RankArgs;
+
+pub fn run(args: RankArgs) -> anyhow::Result<()> {
+    let model = artifact::load(&args.model)?.model;
+    if model.user_vocabulary.lookup(&args.user) == 0 {
+        tracing::warn!(
+            "user {:?} is not in the model's vocabulary: scored with the out-of-vocabulary row",
+            args.user
+        );
+    }
+    for item in &args.items {
+        if model.title_vocabulary.lookup(item) == 0 {
+            tracing::warn!(
+                "title {item:?} is not in the model's vocabulary: scored with the out-of-vocabulary row"
+            );
+        }
+    }
+    let ranked = if args.all {
+        model.rank_all(&args.user, args.top)?
+    } else {
+        model.rank(&args.user, &args.items)?
+    };
+    let ranked: Vec<Scored> = ranked
+        .into_iter()
+        .map(|(movie_title, score)| Scored { movie_title, score })
+        .collect();
+    if args.output.json {
+        return print_json(&ranked);
+    }
+    for s in &ranked {
+        println!("{}: {:.7}", s.movie_title, s.score);
+    }
+    Ok(())
+}

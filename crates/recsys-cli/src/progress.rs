@@ -1,0 +1,51 @@
+//! Progress on stderr: an indicatif bar per epoch, Keras-style epoch lines, and the tutorial's
+//! narration. stdout stays clean for `--json`.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use recsys::train::{EpochReport, TrainObserver};
+use recsys::tutorial::TutorialObserver;
+
+/// Draws training progress and narration on stderr.
+#[derive(Default)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    loss: f32,
+}
+
+impl TrainObserver for Progress {
+    fn epoch_begin(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        let bar = ProgressBar::new(steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template("Epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{epoch}/{epochs}"));
+        self.bar = Some(bar);
+    }
+
+    fn step_end(&mut self, _step: usize, loss: f32) {
+        self.loss = loss;
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("loss: {loss:.4}"));
+            bar.inc(1);
+        }
+    }
+
+    fn epoch_end(&mut self, epoch: usize, r: &EpochReport) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let m = &r.metrics;
+        eprintln!(
+            "Epoch {epoch}: {:.3}s - root_mean_squared_error: {:.4} - loss: {:.4} - regularization_loss: {:.4} - total_loss: {:.4}",
+            r.seconds, m.root_mean_squared_error, m.loss, m.regularization_loss, m.total_loss
+        );
+    }
+}
+
+impl TutorialObserver for Progress {
+    fn narrate(&mut self, what: &str) {
+        eprintln!("==> {what}");
+    }
+}

@@ -1,0 +1,300 @@
+//! The saved model: one directory that holds everything needed to score raw strings.
+//!
+//! ```text
+//! model/
+//!   manifest.json        format + version, model config, training record, file checksums
+//!   weights.safetensors  the tensors, named as in the TensorFlow parity fixture
+//!   vocabulary.json      {"user_id": [...], "movie_title": [...]}, sorted, row = index + 1
+//! ```
+//!
+//! Saving is atomic: everything is written into a temporary sibling directory which is then
+//! renamed into place, so a crash never leaves a half-written model where a good one was.
+//! Loading checks the format version first ([`Error::Incompatible`]), then each file's size and
+//! SHA-256 against the manifest ([`Error::Corrupt`]), then every tensor's shape.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use recsys_data::Vocabulary;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{RankingModel, RankingModelConfig};
+use crate::train::{EpochReport, Metrics, TrainConfig};
+use crate::{Error, Result, weights};
+
+/// The format version this build writes.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 1;
+/// The oldest format version this build reads.
+pub const OLDEST_SUPPORTED: u32 = 1;
+
+const FORMAT_NAME: &str = "recsys-model";
+const MANIFEST: &str = "manifest.json";
+const WEIGHTS: &str = "weights.safetensors";
+const VOCABULARY: &str = "vocabulary.json";
+
+/// `manifest.json`: what the directory holds and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always `"recsys-model"`.
+    pub format: String,
+    /// The artifact format version.
+    pub format_version: u32,
+    /// The recsys version that wrote it.
+    pub created_by: String,
+    /// `"ranking"`: the TFRS ranking tutorial's model.
+    pub model_kind: String,
+    /// The model's shape.
+    pub model: RankingModelConfig,
+    /// How it was trained, when it was.
+    pub training: Option<TrainingRecord>,
+    /// Size and SHA-256 of each other file in the directory.
+    pub files: BTreeMap<String, FileDigest>,
+}
+
+/// Size and checksum of one file of the artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// Length in bytes.
+    pub bytes: u64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
+/// Where the training data came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DataSource {
+    /// MovieLens 100k, split by `recsys_data::split` with this seed and these sizes.
+    Movielens100k {
+        /// The split's seed.
+        seed: u64,
+        /// Training examples.
+        train: usize,
+        /// Test examples.
+        test: usize,
+    },
+    /// Interaction files given by the user.
+    Files {
+        /// The training file.
+        train: PathBuf,
+        /// The test file, if one was given.
+        test: Option<PathBuf>,
+        /// The header names of the user id, title and rating columns.
+        columns: [String; 3],
+    },
+}
+
+/// The training run that produced a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The data.
+    pub data: DataSource,
+    /// The hyperparameters.
+    pub config: TrainConfig,
+    /// Whether the weights started from a file (`--init-weights`) rather than the seed.
+    pub init_weights: Option<PathBuf>,
+    /// Per-epoch metrics.
+    pub epochs: Vec<EpochReport>,
+    /// Test metrics after training, if evaluated.
+    pub test: Option<Metrics>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VocabularyFile {
+    user_id: Vec<String>,
+    movie_title: Vec<String>,
+}
+
+/// A model loaded from disk, with its manifest.
+#[derive(Debug, Clone)]
+pub struct SavedModel {
+    /// The model, ready to predict.
+    pub model: RankingModel,
+    /// What the directory said about it.
+    pub manifest: Manifest,
+}
+
+/// Writes `model` (and how it was trained) to the directory `dir`, atomically.
+///
+/// If `dir` exists it must be a recsys model (it is replaced) or empty; anything else is left
+/// alone and reported, so a typo cannot wipe unrelated files.
+pub fn save(model: &RankingModel, training: Option<&TrainingRecord>, dir: &Path) -> Result<()> {
+    if dir.exists() && !is_replaceable(dir) {
+        return Err(Error::InvalidInput(format!(
+            "{}: exists and is not a recsys model directory; refusing to overwrite it",
+            dir.display()
+        )));
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let unique = format!("{}-{}", std::process::id(), nanos());
+    let tmp = parent.join(format!(".{name}.tmp-{unique}"));
+    let result = write_all(model, training, &tmp)
+        .and_then(|()| swap_into_place(&tmp, dir, &parent, &name, &unique));
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn is_replaceable(dir: &Path) -> bool {
+    dir.join(MANIFEST).is_file()
+        || fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false)
+}
+
+fn write_all(model: &RankingModel, training: Option<&TrainingRecord>, tmp: &Path) -> Result<()> {
+    fs::create_dir(tmp).map_err(|e| Error::io(tmp, e))?;
+    let vocab = VocabularyFile {
+        user_id: model.user_vocabulary.values().to_vec(),
+        movie_title: model.title_vocabulary.values().to_vec(),
+    };
+    let vocab_bytes = serde_json::to_vec(&vocab).expect("strings serialise");
+    let weight_bytes = weights::to_safetensors(model);
+    let mut files = BTreeMap::new();
+    for (file, bytes) in [(WEIGHTS, &weight_bytes), (VOCABULARY, &vocab_bytes)] {
+        write_synced(&tmp.join(file), bytes)?;
+        files.insert(file.to_owned(), digest(bytes));
+    }
+    let manifest = Manifest {
+        format: FORMAT_NAME.into(),
+        format_version: ARTIFACT_FORMAT_VERSION,
+        created_by: format!("recsys {}", env!("CARGO_PKG_VERSION")),
+        model_kind: "ranking".into(),
+        model: model.config.clone(),
+        training: training.cloned(),
+        files,
+    };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    write_synced(&tmp.join(MANIFEST), &manifest_bytes)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str, unique: &str) -> Result<()> {
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{unique}"));
+        fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        if let Err(e) = fs::rename(tmp, dir) {
+            let _ = fs::rename(&old, dir);
+            return Err(Error::io(dir, e));
+        }
+        let _ = fs::remove_dir_all(&old);
+    } else {
+        fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
+}
+
+fn digest(bytes: &[u8]) -> FileDigest {
+    let hash = Sha256::digest(bytes);
+    FileDigest {
+        bytes: bytes.len() as u64,
+        sha256: hash.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// Reads the model in `dir`, checking version, checksums and shapes.
+pub fn load(dir: &Path) -> Result<SavedModel> {
+    let manifest = read_manifest(dir)?;
+    let read_checked = |file: &str| -> Result<Vec<u8>> {
+        let path = dir.join(file);
+        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let want = manifest.files.get(file).ok_or_else(|| Error::Corrupt {
+            path: dir.join(MANIFEST),
+            reason: format!("no checksum listed for {file}"),
+        })?;
+        let got = digest(&bytes);
+        if got.bytes != want.bytes {
+            let reason = format!(
+                "{} bytes, the manifest says {} (truncated or replaced?)",
+                got.bytes, want.bytes
+            );
+            return Err(Error::Corrupt { path, reason });
+        }
+        if got.sha256 != want.sha256 {
+            return Err(Error::Corrupt {
+                path,
+                reason: "SHA-256 does not match the manifest (modified?)".into(),
+            });
+        }
+        Ok(bytes)
+    };
+    let vocab_bytes = read_checked(VOCABULARY)?;
+    let weight_bytes = read_checked(WEIGHTS)?;
+    let vocab_path = dir.join(VOCABULARY);
+    let corrupt = |reason: String| Error::Corrupt {
+        path: vocab_path.clone(),
+        reason,
+    };
+    let vocab: VocabularyFile =
+        serde_json::from_slice(&vocab_bytes).map_err(|e| corrupt(e.to_string()))?;
+    let users =
+        Vocabulary::from_sorted(vocab.user_id).map_err(|e| corrupt(format!("user_id: {e}")))?;
+    let titles = Vocabulary::from_sorted(vocab.movie_title)
+        .map_err(|e| corrupt(format!("movie_title: {e}")))?;
+    let mut model = RankingModel::new(manifest.model.clone(), users, titles, 0).map_err(|e| {
+        Error::Corrupt {
+            path: dir.join(MANIFEST),
+            reason: format!("model config: {e}"),
+        }
+    })?;
+    weights::load_safetensors(&mut model, &weight_bytes, &dir.join(WEIGHTS))?;
+    Ok(SavedModel { model, manifest })
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let corrupt = |reason: String| Error::Corrupt {
+        path: path.clone(),
+        reason,
+    };
+    // Read the version before the rest, so a newer layout is reported as such, not as garbage.
+    let raw: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+    if raw.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+        return Err(corrupt(format!(
+            "not a recsys model manifest (no \"format\": \"{FORMAT_NAME}\")"
+        )));
+    }
+    let found = raw
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| corrupt("no format_version".into()))?;
+    if !(OLDEST_SUPPORTED as u64..=ARTIFACT_FORMAT_VERSION as u64).contains(&found) {
+        return Err(Error::Incompatible {
+            path,
+            found: found.min(u32::MAX as u64) as u32,
+            oldest: OLDEST_SUPPORTED,
+            newest: ARTIFACT_FORMAT_VERSION,
+        });
+    }
+    serde_json::from_value(raw).map_err(|e| corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! The library's error type: every failure names what it was about (file, line, field).
+
+use std::path::PathBuf;
+
+/// Errors from recsys's library API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or locating data failed (the message names the file and line).
+    #[error(transparent)]
+    Data(#[from] recsys_data::DataError),
+    /// A hyperparameter is outside its allowed range.
+    #[error("invalid {field}: {allowed}, got {value}")]
+    Config {
+        /// The setting's name, as the CLI flag spells it.
+        field: &'static str,
+        /// What is allowed.
+        allowed: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A weights file is missing a tensor, has the wrong shape or dtype, or is not safetensors.
+    #[error("{}: {reason}", path.display())]
+    Weights {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong, naming the tensor.
+        reason: String,
+    },
+    /// A saved model is damaged: a file missing, truncated, tampered with or inconsistent.
+    #[error("{}: corrupt model artifact: {reason}", path.display())]
+    Corrupt {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A saved model was written by a format version this build cannot read.
+    #[error(
+        "{}: model format version {found} is not supported (this recsys reads versions {oldest}..={newest}){hint}",
+        path.display(),
+        hint = if *found > *newest { "; upgrade recsys to load it" } else { "" }
+    )]
+    Incompatible {
+        /// The manifest.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// Oldest version supported.
+        oldest: u32,
+        /// Newest version supported.
+        newest: u32,
+    },
+    /// Training diverged: the loss became NaN or infinite.
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: the loss is {loss} (try a smaller --learning-rate)"
+    )]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// The loss value.
+        loss: f32,
+    },
+    /// A request the model cannot answer (empty input, mismatched lengths).
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

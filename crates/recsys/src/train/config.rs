@@ -1,0 +1,158 @@
+//! Training hyperparameters, checked once into [`ValidTrainConfig`] before anything runs.
+
+use recsys_engine::{Adagrad, Adam, Optimizer, Sgd};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Which optimizer to train with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Keras Adagrad (the tutorial's choice).
+    #[default]
+    Adagrad,
+    /// Keras Adam (lazy on embedding rows).
+    Adam,
+    /// Plain SGD.
+    Sgd,
+}
+
+/// How to train, unchecked. Defaults are the TFRS ranking tutorial's recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training data (tutorial: 3).
+    pub epochs: usize,
+    /// Examples per step (tutorial: 8192).
+    pub batch_size: usize,
+    /// The optimizer (tutorial: Adagrad).
+    pub optimizer: OptimizerKind,
+    /// Its learning rate (tutorial: 0.1).
+    pub learning_rate: f32,
+    /// Seeds weight initialisation and the shuffle (default 42).
+    pub seed: u64,
+    /// Shuffle the training examples once before batching (the tutorial's
+    /// `shuffle().batch().cache()`); `false` keeps file order.
+    pub shuffle: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 3,
+            batch_size: 8192,
+            optimizer: OptimizerKind::Adagrad,
+            learning_rate: 0.1,
+            seed: 42,
+            shuffle: true,
+        }
+    }
+}
+
+/// A [`TrainConfig`] whose every field has been checked; only this type reaches
+/// [`fit`](super::fit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTrainConfig(TrainConfig);
+
+impl TrainConfig {
+    /// Checks every field, naming the first that is out of range.
+    pub fn check(self) -> Result<ValidTrainConfig> {
+        if !(1..=1_000_000).contains(&self.epochs) {
+            return Err(bad("epochs", "an integer from 1 to 1000000", self.epochs));
+        }
+        if !(1..=(1 << 24)).contains(&self.batch_size) {
+            return Err(bad(
+                "batch-size",
+                "an integer from 1 to 16777216",
+                self.batch_size,
+            ));
+        }
+        if !(self.learning_rate.is_finite()
+            && self.learning_rate > 0.0
+            && self.learning_rate <= 100.0)
+        {
+            return Err(bad(
+                "learning-rate",
+                "a number in (0, 100]",
+                self.learning_rate,
+            ));
+        }
+        Ok(ValidTrainConfig(self))
+    }
+}
+
+fn bad(field: &'static str, allowed: &'static str, value: impl ToString) -> Error {
+    Error::Config {
+        field,
+        allowed,
+        value: value.to_string(),
+    }
+}
+
+impl ValidTrainConfig {
+    /// The checked settings.
+    pub fn get(&self) -> &TrainConfig {
+        &self.0
+    }
+
+    /// The optimizer with Keras's default constants and this learning rate.
+    pub fn optimizer(&self) -> Optimizer {
+        let lr = self.0.learning_rate;
+        match self.0.optimizer {
+            OptimizerKind::Adagrad => Optimizer::Adagrad(Adagrad::keras(lr)),
+            OptimizerKind::Adam => Optimizer::Adam(Adam::keras(lr)),
+            OptimizerKind::Sgd => Optimizer::Sgd(Sgd { learning_rate: lr }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(cfg: TrainConfig) -> &'static str {
+        match cfg.check() {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_tutorial_and_pass() {
+        let c = TrainConfig::default().check().unwrap();
+        assert_eq!(c.get().batch_size, 8192);
+        assert_eq!(c.optimizer(), Optimizer::Adagrad(Adagrad::keras(0.1)));
+    }
+
+    #[test]
+    fn each_field_is_checked() {
+        let d = TrainConfig::default;
+        assert_eq!(field_of(TrainConfig { epochs: 0, ..d() }), "epochs");
+        assert_eq!(
+            field_of(TrainConfig {
+                batch_size: 0,
+                ..d()
+            }),
+            "batch-size"
+        );
+        assert_eq!(
+            field_of(TrainConfig {
+                learning_rate: f32::NAN,
+                ..d()
+            }),
+            "learning-rate"
+        );
+        assert_eq!(
+            field_of(TrainConfig {
+                learning_rate: -1.0,
+                ..d()
+            }),
+            "learning-rate"
+        );
+        let msg = TrainConfig { epochs: 0, ..d() }
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("epochs") && msg.contains("got 0"), "{msg}");
+    }
+}

@@ -1,0 +1,220 @@
+//! Training and evaluation: Keras's `fit` and `evaluate` for the ranking model.
+//!
+//! The data order follows the tutorial's `train.shuffle(100_000).batch(8192).cache()`: the
+//! examples are shuffled once (unless `shuffle` is off), cut into batches, and the same batches
+//! are replayed every epoch. Per-epoch metrics carry Keras's names; RMSE accumulates over the
+//! epoch from the predictions made before each step's update, exactly as Keras reports it.
+
+mod config;
+mod step;
+
+use std::time::Instant;
+
+use recsys_data::Rating;
+use recsys_engine::RankingMetrics;
+use serde::Serialize;
+
+pub use config::{OptimizerKind, TrainConfig, ValidTrainConfig};
+pub(crate) use step::Forward;
+use step::Step;
+
+use crate::model::RankingModel;
+use crate::{Error, Result};
+
+/// Training examples with their strings already mapped to embedding rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Examples {
+    /// Row of each example's user in the user embedding.
+    pub users: Vec<u32>,
+    /// Row of each example's title in the movie embedding.
+    pub titles: Vec<u32>,
+    /// The rating to predict.
+    pub ratings: Vec<f32>,
+}
+
+impl Examples {
+    /// Maps each rating's user id and title through the model's vocabularies.
+    pub fn encode(model: &RankingModel, ratings: &[Rating]) -> Self {
+        Examples {
+            users: ratings
+                .iter()
+                .map(|r| model.user_vocabulary.lookup(&r.user_id))
+                .collect(),
+            titles: ratings
+                .iter()
+                .map(|r| model.title_vocabulary.lookup(&r.movie_title))
+                .collect(),
+            ratings: ratings.iter().map(|r| r.user_rating).collect(),
+        }
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.ratings.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ratings.is_empty()
+    }
+
+    /// The examples in a new order (`order[i]` is the source of position `i`).
+    fn permuted(&self, order: &[usize]) -> Self {
+        Examples {
+            users: order.iter().map(|&i| self.users[i]).collect(),
+            titles: order.iter().map(|&i| self.titles[i]).collect(),
+            ratings: order.iter().map(|&i| self.ratings[i]).collect(),
+        }
+    }
+}
+
+/// Receives training progress; the library never prints (the CLI draws progress bars).
+pub trait TrainObserver {
+    /// An epoch (1-based) of `steps` batches begins.
+    fn epoch_begin(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
+    /// A step (1-based within the epoch) finished with this batch loss.
+    fn step_end(&mut self, _step: usize, _loss: f32) {}
+    /// An epoch finished.
+    fn epoch_end(&mut self, _epoch: usize, _report: &EpochReport) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl TrainObserver for Silent {}
+
+/// One epoch's metrics and duration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct EpochReport {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Keras-named metrics over the epoch.
+    #[serde(flatten)]
+    pub metrics: Metrics,
+    /// Wall-clock seconds the epoch took.
+    pub seconds: f64,
+}
+
+/// Keras-named ranking metrics, as `fit`'s history and `evaluate` report them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Metrics {
+    /// RMSE over all examples.
+    pub root_mean_squared_error: f64,
+    /// Mean squared error over all examples (TFRS's printed `loss` is the last batch's instead).
+    pub loss: f64,
+    /// Regularisation penalty (0 for the tutorial model).
+    pub regularization_loss: f64,
+    /// `loss + regularization_loss`.
+    pub total_loss: f64,
+    /// Examples seen.
+    pub examples: u64,
+}
+
+impl From<RankingMetrics> for Metrics {
+    fn from(m: RankingMetrics) -> Self {
+        Metrics {
+            root_mean_squared_error: m.root_mean_squared_error,
+            loss: m.loss,
+            regularization_loss: m.regularization_loss,
+            total_loss: m.total_loss,
+            examples: m.examples,
+        }
+    }
+}
+
+/// What `fit` returns: one report per epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct History {
+    /// Per-epoch metrics, in order.
+    pub epochs: Vec<EpochReport>,
+}
+
+/// Trains `model` on `train` as configured, reporting to `observer`.
+///
+/// Errors on an empty training set and when the loss stops being finite (divergence).
+pub fn fit(
+    model: &mut RankingModel,
+    train: &Examples,
+    config: &ValidTrainConfig,
+    observer: &mut dyn TrainObserver,
+) -> Result<History> {
+    if train.is_empty() {
+        return Err(Error::InvalidInput("no training examples".into()));
+    }
+    let cfg = config.get();
+    let shuffled;
+    let data = if cfg.shuffle {
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        recsys_data::shuffle(&mut order, shuffle_seed(cfg.seed));
+        shuffled = train.permuted(&order);
+        &shuffled
+    } else {
+        train
+    };
+    let batch = cfg.batch_size.min(data.len());
+    let steps = data.len().div_ceil(batch);
+    let mut step = Step::new(model, batch, config.optimizer());
+    let mut history = History {
+        epochs: Vec::with_capacity(cfg.epochs),
+    };
+    for epoch in 1..=cfg.epochs {
+        observer.epoch_begin(epoch, cfg.epochs, steps);
+        let start = Instant::now();
+        step.task.reset();
+        for s in 0..steps {
+            let r = s * batch..((s + 1) * batch).min(data.len());
+            let loss = step.gradients(
+                model,
+                &data.users[r.clone()],
+                &data.titles[r.clone()],
+                &data.ratings[r],
+            );
+            if !loss.is_finite() {
+                return Err(Error::Diverged {
+                    epoch,
+                    step: s + 1,
+                    loss,
+                });
+            }
+            step.apply(model);
+            observer.step_end(s + 1, loss);
+        }
+        let report = EpochReport {
+            epoch,
+            metrics: step.task.metrics().into(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        observer.epoch_end(epoch, &report);
+        history.epochs.push(report);
+    }
+    Ok(history)
+}
+
+/// The shuffle's seed, derived from the run's seed so that it is a different stream from the
+/// one that initialised the weights.
+pub fn shuffle_seed(seed: u64) -> u64 {
+    seed ^ 0x9E37_79B9_7F4A_7C15
+}
+
+/// Keras's `evaluate`: the metrics of `model` on `test`, in batches of `batch_size`.
+pub fn evaluate(model: &RankingModel, test: &Examples, batch_size: usize) -> Result<Metrics> {
+    if test.is_empty() {
+        return Err(Error::InvalidInput("no evaluation examples".into()));
+    }
+    let batch = batch_size.clamp(1, test.len());
+    let mut fwd = Forward::new(model, batch);
+    let mut task = recsys_engine::RankingTask::default();
+    for ((u, t), y) in test
+        .users
+        .chunks(batch)
+        .zip(test.titles.chunks(batch))
+        .zip(test.ratings.chunks(batch))
+    {
+        task.observe(fwd.run(model, u, t), y);
+    }
+    Ok(task.metrics().into())
+}
+
+#[cfg(test)]
+mod tests;

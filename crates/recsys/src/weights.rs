@@ -1,0 +1,187 @@
+//! Weights as named tensors in safetensors, with the names and layouts of the TensorFlow parity
+//! fixture (`user_embedding`, `movie_embedding`, `dense_1.kernel` `[in, out]`, `dense_1.bias`,
+//! …), so weights move between TFRS and recsys without renaming or transposing.
+
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::model::RankingModel;
+use crate::{Error, Result};
+
+/// Every tensor of `model` with its name and shape, in a fixed order.
+fn named(model: &RankingModel) -> Vec<(String, Vec<usize>, &[f32])> {
+    let d = model.config.embedding_dim;
+    let mut out = vec![
+        (
+            "user_embedding".to_owned(),
+            vec![model.user_embedding.rows, d],
+            &model.user_embedding.table[..],
+        ),
+        (
+            "movie_embedding".to_owned(),
+            vec![model.movie_embedding.rows, d],
+            &model.movie_embedding.table[..],
+        ),
+    ];
+    for (i, l) in model.dense.iter().enumerate() {
+        out.push((
+            format!("dense_{}.kernel", i + 1),
+            vec![l.input_dim, l.units],
+            &l.kernel[..],
+        ));
+        out.push((format!("dense_{}.bias", i + 1), vec![l.units], &l.bias[..]));
+    }
+    out
+}
+
+fn named_mut(model: &mut RankingModel) -> Vec<(String, &mut Vec<f32>)> {
+    let mut out = vec![
+        ("user_embedding".to_owned(), &mut model.user_embedding.table),
+        (
+            "movie_embedding".to_owned(),
+            &mut model.movie_embedding.table,
+        ),
+    ];
+    for (i, l) in model.dense.iter_mut().enumerate() {
+        out.push((format!("dense_{}.kernel", i + 1), &mut l.kernel));
+        out.push((format!("dense_{}.bias", i + 1), &mut l.bias));
+    }
+    out
+}
+
+/// The model's weights as a safetensors file's bytes (little-endian `F32`).
+pub fn to_safetensors(model: &RankingModel) -> Vec<u8> {
+    let tensors = named(model);
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views = tensors.iter().zip(&bytes).map(|((name, shape, _), b)| {
+        let view = TensorView::new(Dtype::F32, shape.clone(), b)
+            .expect("shape matches data by construction");
+        (name.clone(), view)
+    });
+    safetensors::serialize(views, None).expect("serialising in-memory f32 tensors cannot fail")
+}
+
+/// Replaces the model's weights with those in safetensors `bytes` (read from `path`, which
+/// errors name). Every tensor must be present, `F32`, and shaped as the model expects.
+pub fn load_safetensors(model: &mut RankingModel, bytes: &[u8], path: &Path) -> Result<()> {
+    let bad = |reason: String| Error::Weights {
+        path: path.to_owned(),
+        reason,
+    };
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let expected: Vec<(String, Vec<usize>)> =
+        named(model).into_iter().map(|(n, s, _)| (n, s)).collect();
+    let mut staged = Vec::with_capacity(expected.len());
+    for (name, shape) in &expected {
+        let t = st.tensor(name).map_err(|_| {
+            bad(format!(
+                "tensor `{name}` is missing (found: {})",
+                st.names().join(", ")
+            ))
+        })?;
+        if t.dtype() != Dtype::F32 {
+            return Err(bad(format!(
+                "tensor `{name}` has dtype {:?}, expected F32",
+                t.dtype()
+            )));
+        }
+        if t.shape() != shape.as_slice() {
+            return Err(bad(format!(
+                "tensor `{name}` has shape {:?}, the model expects {shape:?}",
+                t.shape()
+            )));
+        }
+        let values: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "tensor `{name}` holds a non-finite value at flat index {i}"
+            )));
+        }
+        staged.push(values);
+    }
+    // Only now, with every tensor checked, touch the model: a failed load changes nothing.
+    for ((_, slot), values) in named_mut(model).into_iter().zip(staged) {
+        *slot = values;
+    }
+    Ok(())
+}
+
+/// Reads a safetensors file into the model (`--init-weights`).
+pub fn load_safetensors_file(model: &mut RankingModel, path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    load_safetensors(model, &bytes, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RankingModelConfig;
+    use recsys_data::Vocabulary;
+
+    fn model(seed: u64) -> RankingModel {
+        let cfg = RankingModelConfig {
+            embedding_dim: 2,
+            hidden_layers: vec![3],
+        };
+        RankingModel::new(
+            cfg,
+            Vocabulary::from_values(["u"]),
+            Vocabulary::from_values(["t", "s"]),
+            seed,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_bit_identical() {
+        let a = model(1);
+        let mut b = model(2);
+        assert_ne!(a, b);
+        load_safetensors(&mut b, &to_safetensors(&a), Path::new("x")).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn wrong_shape_missing_tensor_and_garbage_are_errors_that_change_nothing() {
+        let mut small = model(1);
+        let other = {
+            let cfg = RankingModelConfig {
+                embedding_dim: 2,
+                hidden_layers: vec![4],
+            };
+            RankingModel::new(
+                cfg,
+                Vocabulary::from_values(["u"]),
+                Vocabulary::from_values(["t", "s"]),
+                0,
+            )
+            .unwrap()
+        };
+        let before = small.clone();
+        let err = load_safetensors(&mut small, &to_safetensors(&other), Path::new("w.st"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("w.st") && err.contains("dense_1.kernel") && err.contains("shape"),
+            "{err}"
+        );
+        assert_eq!(small, before);
+        let err = load_safetensors(&mut small, b"garbage", Path::new("w.st"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valid safetensors"), "{err}");
+        let mut bytes = to_safetensors(&before);
+        bytes.truncate(bytes.len() - 3);
+        assert!(load_safetensors(&mut small, &bytes, Path::new("w.st")).is_err());
+        assert_eq!(small, before);
+    }
+}
