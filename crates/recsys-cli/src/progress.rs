@@ -2,8 +2,9 @@
 //! narration. stdout stays clean for `--json`.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use recsys::data::DownloadObserver;
 use recsys::train::{EpochReport, TrainObserver};
-use recsys::tutorial::TutorialObserver;
+use recsys::workflow::JobObserver;
 
 /// Draws training progress and narration on stderr.
 #[derive(Default)]
@@ -44,8 +45,39 @@ impl TrainObserver for Progress {
     }
 }
 
-impl TutorialObserver for Progress {
+impl JobObserver for Progress {
     fn narrate(&mut self, what: &str) {
         eprintln!("==> {what}");
+    }
+}
+
+impl DownloadObserver for Progress {
+    fn start(&mut self, total: Option<u64>) {
+        eprintln!(
+            "==> Downloading MovieLens 100k from {}",
+            recsys::data::ML100K_URL
+        );
+        let bar = match total {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::no_length(),
+        };
+        bar.set_style(
+            ProgressStyle::with_template("[{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
     }
 }

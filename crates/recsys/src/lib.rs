@@ -44,6 +44,11 @@ pub mod workflow;
 
 pub use error::{Error, Result};
 
+/// The README's Rust example, run as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Data loading, splitting and vocabularies (the `recsys-data` crate).
 pub mod data {
     pub use recsys_data::*;

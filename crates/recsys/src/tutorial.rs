@@ -1,7 +1,7 @@
 //! The TFRS ranking tutorial, end to end, in its own order: data → split → vocabularies →
 //! model → fit → evaluate → rank → save → load → predict.
 //!
-//! [`run`] narrates each step through a [`TutorialObserver`] (the CLI prints it) and returns a
+//! [`run`] narrates each step through a [`JobObserver`] (the CLI prints it) and returns a
 //! [`TutorialReport`] with every number it produced.
 
 use std::path::PathBuf;
@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
 use crate::model::{RankingModel, RankingModelConfig};
-use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig, TrainObserver};
-use crate::workflow::DataSpec;
+use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig};
+use crate::workflow::{DataSpec, JobObserver};
 
 /// The user the tutorial ranks movies for.
 pub const TUTORIAL_USER: &str = "42";
@@ -53,12 +53,6 @@ impl Default for TutorialConfig {
             out: PathBuf::from("recsys-tutorial-model"),
         }
     }
-}
-
-/// Narration of the tutorial's steps, plus training progress.
-pub trait TutorialObserver: TrainObserver {
-    /// A step of the tutorial begins; `what` says what happens, in the tutorial's words.
-    fn narrate(&mut self, _what: &str) {}
 }
 
 /// A titled score.
@@ -107,7 +101,7 @@ pub struct TutorialReport {
 }
 
 /// Runs the tutorial.
-pub fn run(config: &TutorialConfig, observer: &mut dyn TutorialObserver) -> Result<TutorialReport> {
+pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<TutorialReport> {
     let train_config = config.train.clone().check()?;
     let seed = train_config.get().seed;
 
@@ -117,7 +111,7 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn TutorialObserver) -> Resu
         train_size: config.train_size,
         test_size: config.test_size,
     };
-    let loaded = spec.load(seed)?;
+    let loaded = spec.load(seed, observer)?;
     observer.narrate(&format!(
         "Split: shuffled with seed {seed}, {} ratings for training, {} for testing",
         loaded.train.len(),

@@ -3,13 +3,57 @@
 
 use std::path::{Path, PathBuf};
 
-use recsys_data::{ColumnNames, MovieLens100k, Rating, Vocabulary};
+use recsys_data::{ColumnNames, DownloadObserver, MovieLens100k, NoProgress, Rating, Vocabulary};
 use serde::Serialize;
 
 use crate::artifact::{self, DataSource, TrainingRecord};
 use crate::model::{RankingModel, RankingModelConfig};
 use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig, TrainObserver};
 use crate::{Error, Result, weights};
+
+/// Receives everything a job reports: narration, download progress, training progress.
+/// The library never prints; the CLI implements this with progress bars on stderr.
+pub trait JobObserver: TrainObserver + DownloadObserver {
+    /// A step of the job begins; `what` says what happens.
+    fn narrate(&mut self, _what: &str) {}
+}
+
+/// A [`JobObserver`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl TrainObserver for Quiet {}
+
+impl DownloadObserver for Quiet {
+    fn start(&mut self, total: Option<u64>) {
+        NoProgress.start(total)
+    }
+    fn advance(&mut self, bytes: u64) {
+        NoProgress.advance(bytes)
+    }
+    fn finish(&mut self) {
+        NoProgress.finish()
+    }
+}
+
+impl JobObserver for Quiet {}
+
+/// Finds MovieLens 100k: `data_dir`, else `RECSYS_DATA_DIR`, else the cache (downloading into
+/// it with progress reported to `progress`).
+pub fn locate_movielens(
+    data_dir: Option<&Path>,
+    progress: &mut dyn DownloadObserver,
+) -> Result<PathBuf> {
+    let dir = data_dir
+        .map(Path::to_owned)
+        .or_else(recsys_data::data_dir_from_env);
+    Ok(recsys_data::ml100k_dir_with(
+        dir.as_deref(),
+        recsys_data::ML100K_URL,
+        None,
+        progress,
+    )?)
+}
 
 /// Where training and test ratings come from.
 #[derive(Debug, Clone)]
@@ -46,15 +90,16 @@ pub struct LoadedData {
 }
 
 impl DataSpec {
-    /// Reads the data; MovieLens is split with `seed`.
-    pub fn load(&self, seed: u64) -> Result<LoadedData> {
+    /// Reads the data; MovieLens is located (or downloaded, reporting to `progress`) and split
+    /// with `seed`.
+    pub fn load(&self, seed: u64, progress: &mut dyn DownloadObserver) -> Result<LoadedData> {
         match self {
             DataSpec::MovieLens {
                 data_dir,
                 train_size,
                 test_size,
             } => {
-                let dir = recsys_data::ml100k_dir(data_dir.as_deref())?;
+                let dir = locate_movielens(data_dir.as_deref(), progress)?;
                 let all = MovieLens100k::load(&dir)?.ratings;
                 let (train, test) = recsys_data::split(all, seed, *train_size, *test_size)?;
                 let source = DataSource::Movielens100k {
@@ -139,10 +184,10 @@ pub struct TrainOutcome {
 }
 
 /// Loads the data, trains, evaluates on the test set if there is one, and saves the model.
-pub fn train_and_save(job: &TrainJob, observer: &mut dyn TrainObserver) -> Result<TrainOutcome> {
+pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<TrainOutcome> {
     let config = job.train.clone().check()?;
     job.model.check()?;
-    let data = job.data.load(config.get().seed)?;
+    let data = job.data.load(config.get().seed, observer)?;
     let (users, titles) = data.vocabularies();
     let mut model = RankingModel::new(job.model.clone(), users, titles, config.get().seed)?;
     if let Some(path) = &job.init_weights {
@@ -184,6 +229,7 @@ pub fn evaluate_saved(
     dir: &Path,
     test: Option<(&Path, &ColumnNames)>,
     data_dir: Option<&Path>,
+    progress: &mut dyn DownloadObserver,
 ) -> Result<Metrics> {
     let saved = artifact::load(dir)?;
     let rows = match test {
@@ -195,7 +241,7 @@ pub fn evaluate_saved(
                     train_size: *train,
                     test_size: *test,
                 };
-                spec.load(*seed)?.test
+                spec.load(*seed, progress)?.test
             }
             Some(DataSource::Files {
                 test: Some(t),
