@@ -4,7 +4,8 @@
 //!
 //! Modelled on ripgrep's `tests/util.rs` (`Dir`, `TestCommand`) and its `rgtest!` macro.
 
-#![allow(dead_code)]
+// Cargo also builds this file as a test target of its own (with no tests), where nothing is used.
+#![allow(dead_code, unused_macros)]
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
