@@ -53,28 +53,33 @@ pub struct DataDirArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RecipeArgs {
     /// Passes over the training data.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub epochs: usize,
     /// Examples per training step.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 8192, allow_negative_numbers = true)]
     pub batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub learning_rate: f32,
     /// Optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adagrad)]
     pub optimizer: OptimizerArg,
     /// Seed for the split, the weight initialisation and the shuffle.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
     /// Keep the training file's order instead of shuffling once before batching.
     #[arg(long)]
     pub no_shuffle: bool,
     /// Width of the user and movie embeddings.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
     pub embedding_dim: usize,
     /// Widths of the hidden ReLU layers, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "256,64")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "256,64",
+        allow_negative_numbers = true
+    )]
     pub layers: Vec<usize>,
 }
 
@@ -168,10 +173,10 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub columns: ColumnArgs,
     /// MovieLens split: training examples.
-    #[arg(long, default_value_t = 80_000)]
+    #[arg(long, default_value_t = 80_000, allow_negative_numbers = true)]
     pub train_size: usize,
     /// MovieLens split: test examples.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, allow_negative_numbers = true)]
     pub test_size: usize,
     /// Start from these weights (safetensors with the TFRS parity fixture's tensor names).
     #[arg(long, value_name = "FILE")]
@@ -236,7 +241,12 @@ pub struct RankArgs {
     #[arg(long)]
     pub all: bool,
     /// With --all, how many to show.
-    #[arg(long, default_value_t = 10, requires = "all")]
+    #[arg(
+        long,
+        default_value_t = 10,
+        requires = "all",
+        allow_negative_numbers = true
+    )]
     pub top: usize,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -321,6 +331,19 @@ mod tests {
             "--test needs --train"
         );
         assert!(parse(&["train", "--out", "m", "--epochs", "x"]).is_err());
+        // A negative number is a bad value for the flag, not a stray argument.
+        let err = parse(&["train", "--out", "m", "--learning-rate", "-1"]).unwrap();
+        let Command::Train(t) = err.command else {
+            panic!()
+        };
+        assert_eq!(
+            t.recipe.learning_rate, -1.0,
+            "reaches the library's range check"
+        );
+        let err = parse(&["train", "--out", "m", "--epochs", "-1"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--epochs"), "{err}");
     }
 
     #[test]

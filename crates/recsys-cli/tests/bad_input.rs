@@ -110,8 +110,6 @@ recsys_test!(missing_file_is_named, |dir: Dir, mut cmd: TestCommand| {
 });
 
 recsys_test!(
-    #[ignore = "bug: the OS error is printed twice (the library error's Display includes its \
-                source, and anyhow's {:#} prints the source again)"]
     missing_file_error_states_the_cause_once,
     |dir: Dir, mut cmd: TestCommand| {
         dir.create("good.tsv", util::TINY_TRAIN);
@@ -330,8 +328,6 @@ recsys_test!(
 );
 
 recsys_test!(
-    #[ignore = "bug: `--learning-rate -1` (value as a separate argument) is taken for a flag; \
-                clap answers \"unexpected argument '-1' found\" without naming --learning-rate"]
     negative_learning_rate_as_separate_argument_names_the_flag,
     |dir: Dir, _cmd: TestCommand| {
         flags_rejected(&dir, &["--learning-rate", "-1"], &["learning-rate", "-1"]);

@@ -255,8 +255,6 @@ recsys_test!(
 );
 
 recsys_test!(
-    #[ignore = "bug: the manifest records --test as given (relative to the training run's \
-                working directory), so evaluate from any other directory cannot find it"]
     evaluate_from_another_directory_finds_the_recorded_test_file,
     |dir: Dir, mut cmd: TestCommand| {
         let train = util::train_tiny(&dir, "model");
@@ -273,7 +271,6 @@ recsys_test!(
 );
 
 recsys_test!(
-    #[ignore = "bug: warnings on stderr carry ANSI colour codes even when stderr is not a terminal"]
     warnings_have_no_colour_codes_when_stderr_is_not_a_terminal,
     |dir: Dir, mut cmd: TestCommand| {
         util::train_tiny(&dir, "model");

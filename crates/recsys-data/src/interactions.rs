@@ -383,10 +383,7 @@ mod tests {
     /// The peers' exported TFRS split, when `RECSYS_DATA_DIR` points at the shared data.
     #[test]
     fn reads_the_peers_split_when_available() {
-        let Some(data) = std::env::var_os("RECSYS_DATA_DIR") else {
-            eprintln!(
-                "skipped: set RECSYS_DATA_DIR to the folder holding ml-100k/ to run this test"
-            );
+        let Some(data) = crate::testdata::data_dir() else {
             return;
         };
         let split = Path::new(&data).join("../peers/split");

@@ -51,6 +51,11 @@ mod movielens;
 mod split;
 mod vocab;
 
+// Where the shared MovieLens copy is, for tests: one locator for the whole workspace.
+#[cfg(test)]
+#[path = "../../recsys/tests/common/mod.rs"]
+mod testdata;
+
 pub use download::{
     DATA_DIR_ENV, DownloadObserver, ML100K_URL, NoProgress, PINNED_FILES, data_dir_from_env,
     default_cache_dir, ml100k_dir, ml100k_dir_with,

@@ -123,9 +123,11 @@ impl DataSpec {
                     Some(t) => recsys_data::read_interactions(t, columns)?,
                     None => Vec::new(),
                 };
+                // Recorded absolute, so `evaluate` finds them from any working directory.
+                let absolute = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
                 let source = DataSource::Files {
-                    train: train.clone(),
-                    test: test.clone(),
+                    train: absolute(train),
+                    test: test.as_ref().map(absolute),
                     columns: [
                         columns.user_id.clone(),
                         columns.movie_title.clone(),
@@ -253,6 +255,13 @@ pub fn evaluate_saved(
                     movie_title: i.clone(),
                     user_rating: r.clone(),
                 };
+                if !t.exists() {
+                    return Err(Error::InvalidInput(format!(
+                        "{}: the test file recorded in the model ({}) is not there; pass --test FILE",
+                        dir.display(),
+                        t.display()
+                    )));
+                }
                 recsys_data::read_interactions(t, &columns)?
             }
             _ => {

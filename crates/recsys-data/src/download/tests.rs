@@ -216,8 +216,7 @@ fn hex_is_lowercase_and_padded() {
 /// then finds it there without downloading; needs the originals under `RECSYS_DATA_DIR`.
 #[test]
 fn a_verified_download_is_installed_and_then_reused() {
-    let Some(data) = std::env::var_os("RECSYS_DATA_DIR") else {
-        eprintln!("skipped: set RECSYS_DATA_DIR to the folder holding ml-100k/ to run this test");
+    let Some(data) = crate::testdata::data_dir() else {
         return;
     };
     let originals = Path::new(&data).join("ml-100k");

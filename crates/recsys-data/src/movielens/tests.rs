@@ -256,8 +256,7 @@ fn missing_file_is_an_io_error_with_the_path() {
 /// The real files, when `RECSYS_DATA_DIR` points at the folder holding `ml-100k/`.
 #[test]
 fn loads_the_real_movielens_100k_when_available() {
-    let Some(data) = std::env::var_os("RECSYS_DATA_DIR") else {
-        eprintln!("skipped: set RECSYS_DATA_DIR to the folder holding ml-100k/ to run this test");
+    let Some(data) = crate::testdata::data_dir() else {
         return;
     };
     let ml = MovieLens100k::load(&Path::new(&data).join("ml-100k")).unwrap();

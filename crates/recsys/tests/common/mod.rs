@@ -11,7 +11,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// The folder holding `ml-100k/`: `$RECSYS_DATA_DIR` (relative paths are taken from the
 /// workspace root, where the README's command runs), else `../shared/data` beside the
-/// workspace. `None`, with a note on stderr, when neither exists — unless
+/// workspace, made absolute. `None`, with a note on stderr, when neither exists — unless
 /// `RECSYS_REQUIRE_DATA` is set (CI sets it), in which case a missing copy fails the test.
 pub fn data_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("RECSYS_DATA_DIR") {
@@ -19,7 +19,7 @@ pub fn data_dir() -> Option<PathBuf> {
         None => workspace_root().join("../shared/data"),
     };
     if dir.join("ml-100k/u.data").is_file() {
-        Some(dir)
+        Some(dir.canonicalize().unwrap_or(dir))
     } else {
         missing(&format!(
             "no MovieLens at {}; set RECSYS_DATA_DIR to a folder holding ml-100k/",
@@ -32,7 +32,7 @@ pub fn data_dir() -> Option<PathBuf> {
 pub fn peers_dir() -> Option<PathBuf> {
     let peers = data_dir()?.join("../peers");
     if peers.join("parity/trace.json").is_file() {
-        Some(peers)
+        Some(peers.canonicalize().unwrap_or(peers))
     } else {
         missing(&format!("no parity fixture at {}", peers.display()))
     }
