@@ -45,7 +45,9 @@ pub mod optim;
 pub mod tasks;
 
 pub use init::InitRng;
-pub use layers::{Activation, Dense, DenseGrads, Embedding, SparseGrad};
+pub use layers::{
+    Activation, Dense, DenseGrads, DistinctIds, Embedding, LookupProjection, SparseGrad,
+};
 pub use losses::MeanSquaredError;
 pub use metrics::RootMeanSquaredError;
 pub use optim::{Adagrad, Adam, Optimizer, Sgd, Slots};

@@ -6,6 +6,17 @@
 //! before it runs. `matrixmultiply` is built with its `threading` feature, so large products use
 //! every core (`MATMUL_NUM_THREADS` caps it).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Products handed to the GEMM crate so far (it allocates one packing buffer per product, the
+/// only allocation in a warm training step; the allocation test checks exactly that).
+static GEMM_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// How many products have reached the GEMM crate in this process.
+pub fn gemm_calls() -> u64 {
+    GEMM_CALLS.load(Ordering::Relaxed)
+}
+
 /// How a matrix operand is stored: row-major as given, or row-major of its transpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -67,6 +78,7 @@ pub fn gemm(
         Op::N => (n as isize, 1),
         Op::T => (1, k as isize),
     };
+    GEMM_CALLS.fetch_add(1, Ordering::Relaxed);
     // SAFETY: the asserts above guarantee every index the strides reach lies inside the slices:
     // a's largest offset is (m-1)*rsa + (k-1)*csa = m*k - 1 in both layouts, likewise b and c.
     unsafe {

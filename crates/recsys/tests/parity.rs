@@ -8,7 +8,7 @@ use std::path::Path;
 
 use recsys::data::{ColumnNames, read_interactions};
 use recsys::model::{RankingModel, RankingModelConfig};
-use recsys::train::{Examples, Silent, TrainConfig, evaluate, fit};
+use recsys::train::{Examples, FirstLayer, Silent, TrainConfig, evaluate, fit};
 use recsys::weights::load_safetensors_file;
 use recsys::workflow::LoadedData;
 use serde_json::Value;
@@ -53,10 +53,11 @@ fn setup(peers: &Path) -> (RankingModel, Examples, Examples) {
     (model, train, test)
 }
 
-fn tutorial_recipe(epochs: usize) -> recsys::train::ValidTrainConfig {
+fn tutorial_recipe(epochs: usize, first_layer: FirstLayer) -> recsys::train::ValidTrainConfig {
     TrainConfig {
         epochs,
         shuffle: false,
+        first_layer,
         ..TrainConfig::default()
     }
     .check()
@@ -71,50 +72,53 @@ fn three_epochs_match_tensorflow() {
     let trace: Value =
         serde_json::from_str(&std::fs::read_to_string(peers.join("parity/trace.json")).unwrap())
             .unwrap();
-    let (mut model, train, test) = setup(&peers);
+    // Both first-layer paths: the fast one and the textbook reference.
+    for path in [FirstLayer::PerDistinctId, FirstLayer::PerExample] {
+        let (mut model, train, test) = setup(&peers);
 
-    let history = fit(&mut model, &train, &tutorial_recipe(3), &mut Silent).unwrap();
-    let want_rmse = trace["fit_history"]["root_mean_squared_error"]
-        .as_array()
-        .unwrap();
-    for (i, (e, w)) in history.epochs.iter().zip(want_rmse).enumerate() {
+        let history = fit(&mut model, &train, &tutorial_recipe(3, path), &mut Silent).unwrap();
+        let want_rmse = trace["fit_history"]["root_mean_squared_error"]
+            .as_array()
+            .unwrap();
+        for (i, (e, w)) in history.epochs.iter().zip(want_rmse).enumerate() {
+            assert_close(
+                &format!("{path:?}: epoch {} RMSE", i + 1),
+                e.metrics.root_mean_squared_error,
+                w.as_f64().unwrap(),
+            );
+        }
+        let metrics = evaluate(&model, &test, 4096).unwrap();
         assert_close(
-            &format!("epoch {} RMSE", i + 1),
-            e.metrics.root_mean_squared_error,
-            w.as_f64().unwrap(),
+            &format!("{path:?}: test RMSE"),
+            metrics.root_mean_squared_error,
+            trace["evaluate"]["root_mean_squared_error"]
+                .as_f64()
+                .unwrap(),
         );
-    }
-    let metrics = evaluate(&model, &test, 4096).unwrap();
-    assert_close(
-        "test RMSE",
-        metrics.root_mean_squared_error,
-        trace["evaluate"]["root_mean_squared_error"]
-            .as_f64()
-            .unwrap(),
-    );
 
-    for (title, want) in trace["predictions_user_42"].as_object().unwrap() {
-        let got = model.predict(&["42"], &[title.as_str()]).unwrap()[0];
+        for (title, want) in trace["predictions_user_42"].as_object().unwrap() {
+            let got = model.predict(&["42"], &[title.as_str()]).unwrap()[0];
+            assert_close(
+                &format!("prediction for user 42, {title}"),
+                got as f64,
+                want.as_f64().unwrap(),
+            );
+        }
+        let unseen = model
+            .predict(&["no such user"], &["no such title"])
+            .unwrap()[0];
         assert_close(
-            &format!("prediction for user 42, {title}"),
-            got as f64,
-            want.as_f64().unwrap(),
+            "unseen user and title",
+            unseen as f64,
+            trace["prediction_unseen_user_and_title"].as_f64().unwrap(),
         );
-    }
-    let unseen = model
-        .predict(&["no such user"], &["no such title"])
-        .unwrap()[0];
-    assert_close(
-        "unseen user and title",
-        unseen as f64,
-        trace["prediction_unseen_user_and_title"].as_f64().unwrap(),
-    );
 
-    // The weights themselves, not only what they predict.
-    let mut tf = model.clone();
-    load_safetensors_file(&mut tf, &peers.join("parity/after_epoch_3.safetensors")).unwrap();
-    assert!(max_rel_diff(&model.dense[0].kernel, &tf.dense[0].kernel) < 1e-3);
-    assert!(max_rel_diff(&model.movie_embedding.table, &tf.movie_embedding.table) < 1e-3);
+        // The weights themselves, not only what they predict.
+        let mut tf = model.clone();
+        load_safetensors_file(&mut tf, &peers.join("parity/after_epoch_3.safetensors")).unwrap();
+        assert!(max_rel_diff(&model.dense[0].kernel, &tf.dense[0].kernel) < 1e-3);
+        assert!(max_rel_diff(&model.movie_embedding.table, &tf.movie_embedding.table) < 1e-3);
+    }
 }
 
 #[test]
@@ -122,48 +126,56 @@ fn first_step_matches_tensorflow_weight_for_weight() {
     let Some(peers) = common::peers_dir() else {
         return;
     };
-    let (mut model, train, _) = setup(&peers);
-    let one_step = Examples {
-        users: train.users[..8192].to_vec(),
-        titles: train.titles[..8192].to_vec(),
-        ratings: train.ratings[..8192].to_vec(),
-    };
-    fit(&mut model, &one_step, &tutorial_recipe(1), &mut Silent).unwrap();
-    let mut tf = model.clone();
-    load_safetensors_file(&mut tf, &peers.join("parity/after_step_1.safetensors")).unwrap();
-    let pairs = [
-        (
-            "user_embedding",
-            &model.user_embedding.table,
-            &tf.user_embedding.table,
-        ),
-        (
-            "movie_embedding",
-            &model.movie_embedding.table,
-            &tf.movie_embedding.table,
-        ),
-        (
-            "dense_1.kernel",
-            &model.dense[0].kernel,
-            &tf.dense[0].kernel,
-        ),
-        (
-            "dense_2.kernel",
-            &model.dense[1].kernel,
-            &tf.dense[1].kernel,
-        ),
-        (
-            "dense_3.kernel",
-            &model.dense[2].kernel,
-            &tf.dense[2].kernel,
-        ),
-        ("dense_3.bias", &model.dense[2].bias, &tf.dense[2].bias),
-    ];
-    for (name, a, b) in pairs {
-        let d = max_rel_diff(a, b);
-        assert!(
-            d < 1e-4,
-            "{name}: max relative difference {d:.2e} after one Adagrad step"
-        );
+    for path in [FirstLayer::PerDistinctId, FirstLayer::PerExample] {
+        let (mut model, train, _) = setup(&peers);
+        let one_step = Examples {
+            users: train.users[..8192].to_vec(),
+            titles: train.titles[..8192].to_vec(),
+            ratings: train.ratings[..8192].to_vec(),
+        };
+        fit(
+            &mut model,
+            &one_step,
+            &tutorial_recipe(1, path),
+            &mut Silent,
+        )
+        .unwrap();
+        let mut tf = model.clone();
+        load_safetensors_file(&mut tf, &peers.join("parity/after_step_1.safetensors")).unwrap();
+        let pairs = [
+            (
+                "user_embedding",
+                &model.user_embedding.table,
+                &tf.user_embedding.table,
+            ),
+            (
+                "movie_embedding",
+                &model.movie_embedding.table,
+                &tf.movie_embedding.table,
+            ),
+            (
+                "dense_1.kernel",
+                &model.dense[0].kernel,
+                &tf.dense[0].kernel,
+            ),
+            (
+                "dense_2.kernel",
+                &model.dense[1].kernel,
+                &tf.dense[1].kernel,
+            ),
+            (
+                "dense_3.kernel",
+                &model.dense[2].kernel,
+                &tf.dense[2].kernel,
+            ),
+            ("dense_3.bias", &model.dense[2].bias, &tf.dense[2].bias),
+        ];
+        for (name, a, b) in pairs {
+            let d = max_rel_diff(a, b);
+            assert!(
+                d < 1e-4,
+                "{path:?} {name}: max relative difference {d:.2e} after one Adagrad step"
+            );
+        }
     }
 }

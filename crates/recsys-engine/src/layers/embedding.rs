@@ -6,6 +6,7 @@
 //! `IndexedSlices` gradient the same way before Adagrad squares it). Reading, updating and
 //! writing then cost O(batch), never O(vocabulary).
 
+use super::DistinctIds;
 use crate::init::InitRng;
 
 /// An embedding table (ranking and retrieval: the tutorial's user and movie embeddings).
@@ -48,47 +49,37 @@ impl Embedding {
 
 /// The gradient of a batch of lookups: distinct rows and, for each, its summed gradient.
 ///
-/// All buffers are sized once for the table and the largest batch; [`clear`](Self::clear)
-/// resets only the rows that were touched.
+/// All buffers are sized once for the table and the largest batch.
 #[derive(Debug, Clone)]
 pub struct SparseGrad {
-    /// `slot_of[row]` is the row's position in `rows`, or `NONE`.
-    slot_of: Vec<u32>,
-    rows: Vec<u32>,
+    ids: DistinctIds,
     values: Vec<f32>,
     dim: usize,
 }
 
-const NONE: u32 = u32::MAX;
-
 impl SparseGrad {
     /// Buffers for a `table_rows × dim` table and batches of up to `max_batch` lookups.
     pub fn new(table_rows: usize, dim: usize, max_batch: usize) -> Self {
-        let distinct = max_batch.min(table_rows);
         SparseGrad {
-            slot_of: vec![NONE; table_rows],
-            rows: Vec::with_capacity(distinct),
-            values: Vec::with_capacity(distinct * dim),
+            ids: DistinctIds::new(table_rows, max_batch),
+            values: Vec::with_capacity(max_batch.min(table_rows) * dim),
             dim,
         }
     }
 
-    /// Adds `d[i * stride + offset ..][..dim]` to the gradient of row `ids[i]`, for each `i`.
+    /// Sets the gradient of the batch `ids` to the sum, per row, of
+    /// `d[i * stride + offset ..][..dim]` over the examples `i` that looked it up.
     pub fn accumulate(&mut self, ids: &[u32], d: &[f32], stride: usize, offset: usize) {
         let dim = self.dim;
-        for (i, &id) in ids.iter().enumerate() {
-            let slot = match self.slot_of[id as usize] {
-                NONE => {
-                    let slot = self.rows.len();
-                    self.slot_of[id as usize] = slot as u32;
-                    self.rows.push(id);
-                    self.values.resize(self.values.len() + dim, 0.0);
-                    slot
-                }
-                s => s as usize,
-            };
+        self.ids.index(ids);
+        self.values.clear();
+        self.values.resize(self.ids.rows().len() * dim, 0.0);
+        for (i, &slot) in self.ids.slots().iter().enumerate() {
             let src = &d[i * stride + offset..][..dim];
-            for (g, &v) in self.values[slot * dim..][..dim].iter_mut().zip(src) {
+            for (g, &v) in self.values[slot as usize * dim..][..dim]
+                .iter_mut()
+                .zip(src)
+            {
                 *g += v;
             }
         }
@@ -96,7 +87,7 @@ impl SparseGrad {
 
     /// The distinct rows touched, in first-seen order.
     pub fn rows(&self) -> &[u32] {
-        &self.rows
+        self.ids.rows()
     }
 
     /// The summed gradients, `[rows().len(), dim]`.
@@ -107,15 +98,6 @@ impl SparseGrad {
     /// Width of each row.
     pub fn dim(&self) -> usize {
         self.dim
-    }
-
-    /// Forgets the batch, touching only the rows it used (capacity is kept).
-    pub fn clear(&mut self) {
-        for &r in &self.rows {
-            self.slot_of[r as usize] = NONE;
-        }
-        self.rows.clear();
-        self.values.clear();
     }
 }
 
@@ -137,14 +119,12 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_lookups_sum_and_clear_resets() {
+    fn duplicate_lookups_sum_and_a_new_batch_starts_over() {
         let mut g = SparseGrad::new(5, 2, 4);
         let d = [1.0, 2.0, 10.0, 20.0, 100.0, 200.0];
         g.accumulate(&[3, 1, 3], &d, 2, 0);
         assert_eq!(g.rows(), &[3, 1]);
         assert_eq!(g.values(), &[101.0, 202.0, 10.0, 20.0]);
-        g.clear();
-        assert!(g.rows().is_empty());
         g.accumulate(&[1], &d, 2, 0);
         assert_eq!(g.rows(), &[1]);
         assert_eq!(g.values(), &[1.0, 2.0]);

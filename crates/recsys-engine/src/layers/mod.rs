@@ -5,8 +5,12 @@
 
 pub mod activation;
 pub mod dense;
+pub mod distinct;
 pub mod embedding;
+pub mod lookup_dense;
 
 pub use activation::Activation;
 pub use dense::{Dense, DenseGrads};
+pub use distinct::DistinctIds;
 pub use embedding::{Embedding, SparseGrad};
+pub use lookup_dense::LookupProjection;

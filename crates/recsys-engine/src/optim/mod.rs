@@ -81,14 +81,33 @@ impl Optimizer {
         }
     }
 
-    /// Applies one update to the rows of `table` (row width `grad.dim()`) that `grad` touched.
-    pub fn update_rows(&self, step: u64, table: &mut [f32], grad: &SparseGrad, slots: &mut Slots) {
-        let dim = grad.dim();
+    /// Applies one update to the rows of `table` that `grad` touched.
+    pub fn update_sparse(
+        &self,
+        step: u64,
+        table: &mut [f32],
+        grad: &SparseGrad,
+        slots: &mut Slots,
+    ) {
+        self.update_rows(step, table, grad.dim(), grad.rows(), grad.values(), slots)
+    }
+
+    /// Applies one update to rows `rows` of `table` (row width `dim`), whose gradients are
+    /// `values` (`[rows.len(), dim]`); other rows are left untouched.
+    pub fn update_rows(
+        &self,
+        step: u64,
+        table: &mut [f32],
+        dim: usize,
+        rows: &[u32],
+        values: &[f32],
+        slots: &mut Slots,
+    ) {
         let alpha = match self {
             Optimizer::Adam(o) => o.step_size(step),
             _ => 0.0,
         };
-        for (&row, g) in grad.rows().iter().zip(grad.values().chunks_exact(dim)) {
+        for (&row, g) in rows.iter().zip(values.chunks_exact(dim)) {
             let r = row as usize * dim..(row as usize + 1) * dim;
             let w = &mut table[r.clone()];
             match self {
@@ -125,7 +144,7 @@ mod tests {
 
             let mut sparse = table.clone();
             let mut s_slots = opt.slots(sparse.len());
-            opt.update_rows(1, &mut sparse, &grad, &mut s_slots);
+            opt.update_sparse(1, &mut sparse, &grad, &mut s_slots);
 
             // The same update, row by row, with the dense rule.
             let mut dense = table.clone();

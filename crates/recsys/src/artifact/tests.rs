@@ -130,7 +130,12 @@ fn the_committed_v1_artifact_still_loads() {
             &["Speed (1994)", "Café, Le (1990)", "nope"],
         )
         .unwrap();
-    assert_eq!(got, expected);
+    // The weights are read bit for bit; predictions may differ in the last bit when a later
+    // build sums in another order, so they are compared to float precision.
+    for (g, e) in got.iter().zip(&expected) {
+        assert!((g - e).abs() <= 1e-6, "{got:?} vs {expected:?}");
+    }
+    assert_eq!(got.len(), expected.len());
 }
 
 /// Writes the compat fixture; run by hand once per new format version:

@@ -18,6 +18,19 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// How the first dense layer is computed. Both give the same function (to float rounding);
+/// the per-example path is the textbook computation, kept as the fast path's reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FirstLayer {
+    /// `concat(user, movie) · W₁` as `user · W₁ᵤ + movie · W₁ₘ`, each term once per distinct id
+    /// in the batch (about 7× fewer multiply-adds on MovieLens batches).
+    #[default]
+    PerDistinctId,
+    /// `concat(user, movie) · W₁`, one row per example.
+    PerExample,
+}
+
 /// How to train, unchecked. Defaults are the TFRS ranking tutorial's recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -34,6 +47,9 @@ pub struct TrainConfig {
     /// Shuffle the training examples once before batching (the tutorial's
     /// `shuffle().batch().cache()`); `false` keeps file order.
     pub shuffle: bool,
+    /// How the first layer is computed (default: per distinct id).
+    #[serde(default)]
+    pub first_layer: FirstLayer,
 }
 
 impl Default for TrainConfig {
@@ -45,6 +61,7 @@ impl Default for TrainConfig {
             learning_rate: 0.1,
             seed: 42,
             shuffle: true,
+            first_layer: FirstLayer::PerDistinctId,
         }
     }
 }

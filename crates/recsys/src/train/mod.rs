@@ -14,7 +14,7 @@ use recsys_data::Rating;
 use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
-pub use config::{OptimizerKind, TrainConfig, ValidTrainConfig};
+pub use config::{FirstLayer, OptimizerKind, TrainConfig, ValidTrainConfig};
 pub(crate) use step::Forward;
 use step::Step;
 
@@ -154,7 +154,7 @@ pub fn fit(
     };
     let batch = cfg.batch_size.min(data.len());
     let steps = data.len().div_ceil(batch);
-    let mut step = Step::new(model, batch, config.optimizer());
+    let mut step = Step::new(model, batch, config.optimizer(), cfg.first_layer);
     let mut history = History {
         epochs: Vec::with_capacity(cfg.epochs),
     };
@@ -203,7 +203,7 @@ pub fn evaluate(model: &RankingModel, test: &Examples, batch_size: usize) -> Res
         return Err(Error::InvalidInput("no evaluation examples".into()));
     }
     let batch = batch_size.clamp(1, test.len());
-    let mut fwd = Forward::new(model, batch);
+    let mut fwd = Forward::new(model, batch, FirstLayer::PerDistinctId);
     let mut task = recsys_engine::RankingTask::default();
     for ((u, t), y) in test
         .users

@@ -4,26 +4,51 @@
 //! gradient buffers, the sparse embedding gradients and the optimizer state. After
 //! construction, neither allocates: batches of any size up to the capacity use a prefix of each
 //! buffer (the ragged last batch included).
+//!
+//! The first layer runs one of two ways ([`FirstLayer`]): per distinct id (the default; see
+//! `recsys_engine::layers::lookup_dense`) or per example on the concatenated embeddings (the
+//! textbook computation, kept as the reference the fast path is tested against).
 
-use recsys_engine::{DenseGrads, Optimizer, RankingTask, Slots, SparseGrad};
+use recsys_engine::{DenseGrads, LookupProjection, Optimizer, RankingTask, Slots, SparseGrad};
 
+use super::FirstLayer;
 use crate::model::RankingModel;
+
+/// How the first layer's input is formed.
+#[derive(Debug)]
+enum Input {
+    /// `[capacity, 2·dim]`: the concatenated embeddings, one row per example.
+    PerExample { x: Vec<f32> },
+    /// The user and title lookups, each projected once per distinct id.
+    PerDistinctId { parts: [LookupProjection; 2] },
+}
 
 /// Activation buffers for scoring batches of `(user row, title row)` pairs.
 #[derive(Debug)]
 pub(crate) struct Forward {
-    /// `[capacity, 2·dim]`: the concatenated embeddings.
-    x: Vec<f32>,
+    input: Input,
     /// One `[capacity, units]` buffer per dense layer.
     acts: Vec<Vec<f32>>,
     capacity: usize,
 }
 
 impl Forward {
-    pub(crate) fn new(model: &RankingModel, capacity: usize) -> Self {
+    pub(crate) fn new(model: &RankingModel, capacity: usize, first_layer: FirstLayer) -> Self {
         let d = model.config.embedding_dim;
+        let units = model.dense[0].units;
+        let input = match first_layer {
+            FirstLayer::PerExample => Input::PerExample {
+                x: vec![0.0; capacity * 2 * d],
+            },
+            FirstLayer::PerDistinctId => Input::PerDistinctId {
+                parts: [
+                    LookupProjection::new(model.user_embedding.rows, d, units, capacity),
+                    LookupProjection::new(model.movie_embedding.rows, d, units, capacity),
+                ],
+            },
+        };
         Forward {
-            x: vec![0.0; capacity * 2 * d],
+            input,
             acts: model
                 .dense
                 .iter()
@@ -40,20 +65,35 @@ impl Forward {
             batch <= self.capacity && titles.len() == batch,
             "batch exceeds buffers"
         );
-        let d = model.config.embedding_dim;
-        model.user_embedding.gather(users, &mut self.x, 2 * d, 0);
-        model.movie_embedding.gather(titles, &mut self.x, 2 * d, d);
-        for (i, layer) in model.dense.iter().enumerate() {
+        let first = &model.dense[0];
+        match &mut self.input {
+            Input::PerExample { x } => {
+                let d = model.config.embedding_dim;
+                model.user_embedding.gather(users, x, 2 * d, 0);
+                model.movie_embedding.gather(titles, x, 2 * d, d);
+                first.forward(x, batch, &mut self.acts[0]);
+            }
+            Input::PerDistinctId { parts } => {
+                let tables = [&model.user_embedding, &model.movie_embedding];
+                first.forward_lookups(parts, &tables, &[users, titles], &mut self.acts[0]);
+            }
+        }
+        for (i, layer) in model.dense.iter().enumerate().skip(1) {
             let (before, rest) = self.acts.split_at_mut(i);
-            let input = if i == 0 {
-                &self.x[..]
-            } else {
-                &before[i - 1][..]
-            };
-            layer.forward(input, batch, &mut rest[0]);
+            layer.forward(&before[i - 1], batch, &mut rest[0]);
         }
         &self.acts[model.dense.len() - 1][..batch]
     }
+}
+
+/// The embedding gradients of the per-example path (the per-distinct-id path keeps its own in
+/// its `LookupProjection`s).
+#[derive(Debug)]
+struct PerExampleGrads {
+    /// d loss / d x, the concatenated embeddings.
+    d_x: Vec<f32>,
+    user: SparseGrad,
+    movie: SparseGrad,
 }
 
 /// Everything one training step needs besides the model.
@@ -62,11 +102,8 @@ pub(crate) struct Step {
     fwd: Forward,
     /// d loss / d activation of each dense layer (overwritten in place with d pre-activation).
     d_acts: Vec<Vec<f32>>,
-    /// d loss / d x, the concatenated embeddings.
-    d_x: Vec<f32>,
     pub(crate) grads: Vec<DenseGrads>,
-    pub(crate) user_grad: SparseGrad,
-    pub(crate) movie_grad: SparseGrad,
+    per_example: Option<PerExampleGrads>,
     optimizer: Optimizer,
     dense_slots: Vec<(Slots, Slots)>,
     user_slots: Slots,
@@ -77,19 +114,27 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    pub(crate) fn new(model: &RankingModel, capacity: usize, optimizer: Optimizer) -> Self {
+    pub(crate) fn new(
+        model: &RankingModel,
+        capacity: usize,
+        optimizer: Optimizer,
+        first_layer: FirstLayer,
+    ) -> Self {
         let d = model.config.embedding_dim;
+        let per_example = (first_layer == FirstLayer::PerExample).then(|| PerExampleGrads {
+            d_x: vec![0.0; capacity * 2 * d],
+            user: SparseGrad::new(model.user_embedding.rows, d, capacity),
+            movie: SparseGrad::new(model.movie_embedding.rows, d, capacity),
+        });
         Step {
-            fwd: Forward::new(model, capacity),
+            fwd: Forward::new(model, capacity, first_layer),
             d_acts: model
                 .dense
                 .iter()
                 .map(|l| vec![0.0; capacity * l.units])
                 .collect(),
-            d_x: vec![0.0; capacity * 2 * d],
             grads: model.dense.iter().map(|l| l.zero_grads()).collect(),
-            user_grad: SparseGrad::new(model.user_embedding.rows, d, capacity),
-            movie_grad: SparseGrad::new(model.movie_embedding.rows, d, capacity),
+            per_example,
             optimizer,
             dense_slots: model
                 .dense
@@ -118,33 +163,49 @@ impl Step {
         labels: &[f32],
     ) -> f32 {
         let batch = users.len();
-        let d = model.config.embedding_dim;
         let last = model.dense.len() - 1;
         let predictions = self.fwd.run(model, users, titles);
         let loss = self
             .task
             .compute(predictions, labels, &mut self.d_acts[last][..batch]);
-        for i in (0..model.dense.len()).rev() {
-            let layer = &model.dense[i];
+        for i in (1..model.dense.len()).rev() {
             let (d_before, d_rest) = self.d_acts.split_at_mut(i);
-            let (input, d_input) = if i == 0 {
-                (&self.fwd.x[..], &mut self.d_x[..])
-            } else {
-                (&self.fwd.acts[i - 1][..], &mut d_before[i - 1][..])
-            };
-            layer.backward(
-                input,
+            model.dense[i].backward(
+                &self.fwd.acts[i - 1],
                 &self.fwd.acts[i],
                 batch,
                 &mut d_rest[0],
                 &mut self.grads[i],
-                Some(d_input),
+                Some(&mut d_before[i - 1]),
             );
         }
-        self.user_grad.clear();
-        self.movie_grad.clear();
-        self.user_grad.accumulate(users, &self.d_x, 2 * d, 0);
-        self.movie_grad.accumulate(titles, &self.d_x, 2 * d, d);
+        let first = &model.dense[0];
+        match (&mut self.fwd.input, &mut self.per_example) {
+            (Input::PerExample { x }, Some(g)) => {
+                let d = model.config.embedding_dim;
+                let d_x = Some(&mut g.d_x[..]);
+                first.backward(
+                    x,
+                    &self.fwd.acts[0],
+                    batch,
+                    &mut self.d_acts[0],
+                    &mut self.grads[0],
+                    d_x,
+                );
+                g.user.accumulate(users, &g.d_x, 2 * d, 0);
+                g.movie.accumulate(titles, &g.d_x, 2 * d, d);
+            }
+            (Input::PerDistinctId { parts }, None) => {
+                first.backward_lookups(
+                    parts,
+                    &self.fwd.acts[0],
+                    batch,
+                    &mut self.d_acts[0],
+                    &mut self.grads[0],
+                );
+            }
+            _ => unreachable!("the gradient buffers match the first layer's path by construction"),
+        }
         loss
     }
 
@@ -161,17 +222,38 @@ impl Step {
             opt.update_dense(t, &mut layer.kernel, &g.kernel, ks);
             opt.update_dense(t, &mut layer.bias, &g.bias, bs);
         }
-        opt.update_rows(
-            t,
+        let d = model.config.embedding_dim;
+        let (users, movies) = (
             &mut model.user_embedding.table,
-            &self.user_grad,
-            &mut self.user_slots,
-        );
-        opt.update_rows(
-            t,
             &mut model.movie_embedding.table,
-            &self.movie_grad,
-            &mut self.movie_slots,
         );
+        match (&self.fwd.input, &self.per_example) {
+            (_, Some(g)) => {
+                opt.update_sparse(t, users, &g.user, &mut self.user_slots);
+                opt.update_sparse(t, movies, &g.movie, &mut self.movie_slots);
+            }
+            (Input::PerDistinctId { parts: [u, m] }, None) => {
+                opt.update_rows(t, users, d, u.rows(), u.row_grads(), &mut self.user_slots);
+                opt.update_rows(t, movies, d, m.rows(), m.row_grads(), &mut self.movie_slots);
+            }
+            (Input::PerExample { .. }, None) => {
+                unreachable!("per-example steps keep their gradients")
+            }
+        }
+    }
+
+    /// The embedding gradients of the last step as `(rows, values)` for users and titles.
+    #[cfg(test)]
+    pub(crate) fn embedding_grads(&self) -> [(&[u32], &[f32]); 2] {
+        match (&self.fwd.input, &self.per_example) {
+            (_, Some(g)) => [
+                (g.user.rows(), g.user.values()),
+                (g.movie.rows(), g.movie.values()),
+            ],
+            (Input::PerDistinctId { parts: [u, m] }, None) => {
+                [(u.rows(), u.row_grads()), (m.rows(), m.row_grads())]
+            }
+            (Input::PerExample { .. }, None) => unreachable!(),
+        }
     }
 }

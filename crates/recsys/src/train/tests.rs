@@ -32,9 +32,10 @@ fn batch() -> (Vec<u32>, Vec<u32>, Vec<f32>) {
     )
 }
 
+/// The batch loss computed the textbook way, as the finite differences' reference.
 fn loss_of(m: &RankingModel) -> f64 {
     let (u, t, y) = batch();
-    let mut f = Forward::new(m, u.len());
+    let mut f = Forward::new(m, u.len(), FirstLayer::PerExample);
     let p = f.run(m, &u, &t);
     p.iter()
         .zip(&y)
@@ -43,55 +44,94 @@ fn loss_of(m: &RankingModel) -> f64 {
         / y.len() as f64
 }
 
+const BOTH_PATHS: [FirstLayer; 2] = [FirstLayer::PerExample, FirstLayer::PerDistinctId];
+
+fn frozen() -> recsys_engine::Optimizer {
+    recsys_engine::Optimizer::Sgd(recsys_engine::Sgd { learning_rate: 0.0 })
+}
+
 #[test]
-fn whole_model_gradient_matches_finite_differences() {
+fn whole_model_gradient_matches_finite_differences_on_both_paths() {
     use recsys_engine::gradcheck::check_gradient;
     let m = tiny(11);
     let (u, t, y) = batch();
-    let mut step = Step::new(
-        &m,
-        8,
-        recsys_engine::Optimizer::Sgd(recsys_engine::Sgd { learning_rate: 0.0 }),
-    );
-    step.gradients(&m, &u, &t, &y);
-
-    for (i, g) in step.grads.iter().enumerate() {
-        let mut k = m.dense[i].kernel.clone();
-        check_gradient(&format!("dense_{}.kernel", i + 1), &mut k, &g.kernel, |k| {
-            let mut m2 = m.clone();
-            m2.dense[i].kernel.copy_from_slice(k);
-            loss_of(&m2)
-        });
-        let mut b = m.dense[i].bias.clone();
-        check_gradient(&format!("dense_{}.bias", i + 1), &mut b, &g.bias, |b| {
-            let mut m2 = m.clone();
-            m2.dense[i].bias.copy_from_slice(b);
-            loss_of(&m2)
-        });
-    }
-    for (name, grad, table) in [
-        ("user_embedding", &step.user_grad, &m.user_embedding.table),
-        (
-            "movie_embedding",
-            &step.movie_grad,
-            &m.movie_embedding.table,
-        ),
-    ] {
-        let dim = grad.dim();
-        let mut dense = vec![0.0; table.len()];
-        for (slot, &row) in grad.rows().iter().enumerate() {
-            dense[row as usize * dim..][..dim].copy_from_slice(&grad.values()[slot * dim..][..dim]);
+    for path in BOTH_PATHS {
+        let mut step = Step::new(&m, 8, frozen(), path);
+        step.gradients(&m, &u, &t, &y);
+        for (i, g) in step.grads.iter().enumerate() {
+            let mut k = m.dense[i].kernel.clone();
+            check_gradient(
+                &format!("{path:?} dense_{}.kernel", i + 1),
+                &mut k,
+                &g.kernel,
+                |k| {
+                    let mut m2 = m.clone();
+                    m2.dense[i].kernel.copy_from_slice(k);
+                    loss_of(&m2)
+                },
+            );
+            let mut b = m.dense[i].bias.clone();
+            check_gradient(
+                &format!("{path:?} dense_{}.bias", i + 1),
+                &mut b,
+                &g.bias,
+                |b| {
+                    let mut m2 = m.clone();
+                    m2.dense[i].bias.copy_from_slice(b);
+                    loss_of(&m2)
+                },
+            );
         }
-        let mut tab = table.clone();
-        check_gradient(name, &mut tab, &dense, |tab| {
-            let mut m2 = m.clone();
-            if name == "user_embedding" {
-                m2.user_embedding.table.copy_from_slice(tab);
-            } else {
-                m2.movie_embedding.table.copy_from_slice(tab);
+        let [users, movies] = step.embedding_grads();
+        for (name, (rows, values), table) in [
+            ("user_embedding", users, &m.user_embedding.table),
+            ("movie_embedding", movies, &m.movie_embedding.table),
+        ] {
+            let dim = m.config.embedding_dim;
+            let mut dense = vec![0.0; table.len()];
+            for (slot, &row) in rows.iter().enumerate() {
+                dense[row as usize * dim..][..dim].copy_from_slice(&values[slot * dim..][..dim]);
             }
-            loss_of(&m2)
-        });
+            let mut tab = table.clone();
+            check_gradient(&format!("{path:?} {name}"), &mut tab, &dense, |tab| {
+                let mut m2 = m.clone();
+                if name == "user_embedding" {
+                    m2.user_embedding.table.copy_from_slice(tab);
+                } else {
+                    m2.movie_embedding.table.copy_from_slice(tab);
+                }
+                loss_of(&m2)
+            });
+        }
+    }
+}
+
+#[test]
+fn both_first_layer_paths_train_to_the_same_weights() {
+    let data = synthetic(300);
+    let mut models = Vec::new();
+    for path in BOTH_PATHS {
+        let config = TrainConfig {
+            epochs: 5,
+            batch_size: 64,
+            first_layer: path,
+            ..TrainConfig::default()
+        };
+        let mut m = tiny(4);
+        fit(&mut m, &data, &config.check().unwrap(), &mut Silent).unwrap();
+        models.push(m);
+    }
+    let (a, b) = (&models[0], &models[1]);
+    let tensors = [
+        (&a.user_embedding.table, &b.user_embedding.table),
+        (&a.movie_embedding.table, &b.movie_embedding.table),
+        (&a.dense[0].kernel, &b.dense[0].kernel),
+        (&a.dense[2].bias, &b.dense[2].bias),
+    ];
+    for (x, y) in tensors {
+        for (p, q) in x.iter().zip(y) {
+            assert!((p - q).abs() <= 1e-4 * p.abs().max(1.0), "{p} vs {q}");
+        }
     }
 }
 
