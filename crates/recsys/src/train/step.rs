@@ -20,7 +20,7 @@ enum Input {
     /// `[capacity, 2·dim]`: the concatenated embeddings, one row per example.
     PerExample { x: Vec<f32> },
     /// The user and title lookups, each projected once per distinct id.
-    PerDistinctId { parts: [LookupProjection; 2] },
+    PerDistinctId { parts: Box<[LookupProjection; 2]> },
 }
 
 /// Activation buffers for scoring batches of `(user row, title row)` pairs.
@@ -41,10 +41,10 @@ impl Forward {
                 x: vec![0.0; capacity * 2 * d],
             },
             FirstLayer::PerDistinctId => Input::PerDistinctId {
-                parts: [
+                parts: Box::new([
                     LookupProjection::new(model.user_embedding.rows, d, units, capacity),
                     LookupProjection::new(model.movie_embedding.rows, d, units, capacity),
-                ],
+                ]),
             },
         };
         Forward {
@@ -75,7 +75,7 @@ impl Forward {
             }
             Input::PerDistinctId { parts } => {
                 let tables = [&model.user_embedding, &model.movie_embedding];
-                first.forward_lookups(parts, &tables, &[users, titles], &mut self.acts[0]);
+                first.forward_lookups(&mut parts[..], &tables, &[users, titles], &mut self.acts[0]);
             }
         }
         for (i, layer) in model.dense.iter().enumerate().skip(1) {
@@ -197,7 +197,7 @@ impl Step {
             }
             (Input::PerDistinctId { parts }, None) => {
                 first.backward_lookups(
-                    parts,
+                    &mut parts[..],
                     &self.fwd.acts[0],
                     batch,
                     &mut self.d_acts[0],
@@ -232,7 +232,8 @@ impl Step {
                 opt.update_sparse(t, users, &g.user, &mut self.user_slots);
                 opt.update_sparse(t, movies, &g.movie, &mut self.movie_slots);
             }
-            (Input::PerDistinctId { parts: [u, m] }, None) => {
+            (Input::PerDistinctId { parts }, None) => {
+                let [u, m] = &**parts;
                 opt.update_rows(t, users, d, u.rows(), u.row_grads(), &mut self.user_slots);
                 opt.update_rows(t, movies, d, m.rows(), m.row_grads(), &mut self.movie_slots);
             }
@@ -250,7 +251,8 @@ impl Step {
                 (g.user.rows(), g.user.values()),
                 (g.movie.rows(), g.movie.values()),
             ],
-            (Input::PerDistinctId { parts: [u, m] }, None) => {
+            (Input::PerDistinctId { parts }, None) => {
+                let [u, m] = &**parts;
                 [(u.rows(), u.row_grads()), (m.rows(), m.row_grads())]
             }
             (Input::PerExample { .. }, None) => unreachable!(),
