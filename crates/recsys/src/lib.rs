@@ -37,6 +37,7 @@
 pub mod artifact;
 mod error;
 pub mod model;
+pub mod scorer;
 pub mod train;
 pub mod tutorial;
 pub mod weights;
