@@ -1,0 +1,139 @@
+//! Benchmark of the tutorial recipe on MovieLens 100k: steady-state training epoch, examples per
+//! second, and `evaluate` on the 20,000 test rows.
+//!
+//! `cargo bench -p recsys --bench tutorial [-- --runs R --epochs N --evals E --path distinct|example]`
+//! with `RECSYS_DATA_DIR` pointing at the folder holding `ml-100k/`. The steady epoch is the median
+//! of epochs 2..N over R runs (epoch 1 includes first-touch page faults); min and max are shown.
+//! The last line is one JSON object for scripts (`bench/compare_tfrs.sh`).
+
+use std::time::Instant;
+
+use recsys::model::{RankingModel, RankingModelConfig};
+use recsys::train::{EpochReport, Examples, FirstLayer, TrainConfig, TrainObserver, evaluate, fit};
+use recsys::workflow::{DataSpec, Quiet};
+
+struct Args {
+    runs: usize,
+    epochs: usize,
+    evals: usize,
+    path: FirstLayer,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        runs: 5,
+        epochs: 6,
+        evals: 200,
+        path: FirstLayer::PerDistinctId,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().map(String::as_str).unwrap_or_default();
+        match flag.as_str() {
+            "--runs" => a.runs = value().parse().expect("--runs N"),
+            "--epochs" => a.epochs = value().parse().expect("--epochs N"),
+            "--evals" => a.evals = value().parse().expect("--evals N"),
+            "--path" => {
+                a.path = match value() {
+                    "example" => FirstLayer::PerExample,
+                    _ => FirstLayer::PerDistinctId,
+                }
+            }
+            _ => {} // `cargo bench` passes `--bench`
+        }
+    }
+    a
+}
+
+#[derive(Default)]
+struct EpochTimes(Vec<f64>);
+
+impl TrainObserver for EpochTimes {
+    fn epoch_end(&mut self, _epoch: usize, report: &EpochReport) {
+        self.0.push(report.seconds);
+    }
+}
+
+fn summary(xs: &mut [f64]) -> (f64, f64, f64) {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    let median = if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    };
+    (median, xs[0], xs[n - 1])
+}
+
+fn main() -> Result<(), recsys::Error> {
+    let args = parse_args();
+    let spec = DataSpec::MovieLens {
+        data_dir: None,
+        train_size: 80_000,
+        test_size: 20_000,
+    };
+    let data = spec.load(42, &mut Quiet)?;
+    let (users, titles) = data.vocabularies();
+    let fresh = |seed| {
+        RankingModel::new(
+            RankingModelConfig::default(),
+            users.clone(),
+            titles.clone(),
+            seed,
+        )
+    };
+
+    let mut steady = Vec::new();
+    let mut first = Vec::new();
+    let mut last = None;
+    for run in 0..args.runs.max(1) {
+        let mut model = fresh(run as u64 + 1)?;
+        let train = Examples::encode(&model, &data.train);
+        let config = TrainConfig {
+            epochs: args.epochs,
+            first_layer: args.path,
+            ..TrainConfig::default()
+        }
+        .check()?;
+        let mut times = EpochTimes::default();
+        fit(&mut model, &train, &config, &mut times)?;
+        first.push(times.0[0]);
+        steady.extend_from_slice(&times.0[1..]);
+        last = Some(model);
+    }
+    let model = last.expect("at least one run");
+
+    let test = Examples::encode(&model, &data.test);
+    let mut evals = Vec::with_capacity(args.evals);
+    for _ in 0..args.evals {
+        let t = Instant::now();
+        std::hint::black_box(evaluate(&model, &test, 4096)?);
+        evals.push(t.elapsed().as_secs_f64());
+    }
+
+    let (epoch, epoch_min, epoch_max) = summary(&mut steady);
+    let (first_epoch, _, _) = summary(&mut first);
+    let (eval, eval_min, eval_max) = summary(&mut evals);
+    let n = data.train.len() as f64;
+    println!(
+        "tutorial recipe, first layer {:?}, {} runs x {} epochs",
+        args.path, args.runs, args.epochs
+    );
+    println!(
+        "  steady epoch (80,000 examples): {epoch:.4} s (min {epoch_min:.4}, max {epoch_max:.4}), {:.0} examples/s",
+        n / epoch
+    );
+    println!("  first epoch: {first_epoch:.4} s");
+    println!(
+        "  evaluate (20,000 examples): {:.3} ms (min {:.3}, max {:.3})",
+        eval * 1e3,
+        eval_min * 1e3,
+        eval_max * 1e3
+    );
+    println!(
+        "{{\"steady_epoch_s\":{epoch},\"steady_epoch_min_s\":{epoch_min},\"steady_epoch_max_s\":{epoch_max},\"examples_per_s\":{},\"first_epoch_s\":{first_epoch},\"evaluate_s\":{eval},\"evaluate_min_s\":{eval_min}}}",
+        n / epoch
+    );
+    Ok(())
+}
