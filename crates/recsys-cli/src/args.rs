@@ -116,6 +116,7 @@ impl RecipeArgs {
             learning_rate: self.learning_rate,
             seed: self.seed,
             shuffle: !self.no_shuffle,
+            ..TrainConfig::default()
         }
     }
 }

@@ -42,6 +42,7 @@ pub mod losses;
 pub mod matmul;
 pub mod metrics;
 pub mod optim;
+pub mod parallel;
 pub mod tasks;
 
 pub use init::InitRng;

@@ -11,6 +11,7 @@
 
 use super::{Dense, DenseGrads, DistinctIds, Embedding};
 use crate::matmul::{Op, gemm};
+use crate::parallel::{SharedMut, for_each_block};
 
 /// One lookup's share of the first layer: its distinct rows, their embeddings, and their
 /// product with the lookup's kernel block, plus the gradients of each.
@@ -25,6 +26,10 @@ pub struct LookupProjection {
     projected: Vec<f32>,
     /// `[distinct, units]`: d loss / d projected, summed over each row's examples.
     d_projected: Vec<f32>,
+    /// `[tasks, capacity, units]`: each parallel block's share of `d_projected`, summed after.
+    partials: Vec<f32>,
+    tasks: usize,
+    capacity: usize,
     /// `[distinct, dim]`: d loss / d embedding row — the table's sparse gradient.
     d_gathered: Vec<f32>,
 }
@@ -33,10 +38,14 @@ impl LookupProjection {
     /// Buffers for a table of `table_rows × dim`, a layer of `units`, batches of `max_batch`.
     pub fn new(table_rows: usize, dim: usize, units: usize, max_batch: usize) -> Self {
         let distinct = max_batch.min(table_rows);
+        let tasks = crate::parallel::tasks();
         LookupProjection {
             ids: DistinctIds::new(table_rows, max_batch),
             dim,
             units,
+            partials: vec![0.0; tasks * distinct * units],
+            tasks,
+            capacity: distinct,
             gathered: vec![0.0; distinct * dim],
             projected: vec![0.0; distinct * units],
             d_projected: vec![0.0; distinct * units],
@@ -63,27 +72,18 @@ impl LookupProjection {
         );
     }
 
-    /// Adds each example's projected row to its row of `z` (`[batch, units]`).
-    pub fn add_to(&self, z: &mut [f32]) {
-        let u = self.units;
-        for (z_row, &slot) in z.chunks_exact_mut(u).zip(self.ids.slots()) {
-            let p = &self.projected[slot as usize * u..][..u];
-            for (z, &p) in z_row.iter_mut().zip(p) {
-                *z += p;
-            }
-        }
-    }
-
-    /// Backward: sums `d_z` (`[batch, units]`, d loss / d pre-activation) per distinct row,
-    /// then writes the kernel block's gradient into `d_kernel_block` (`[dim, units]`,
-    /// overwriting) and the embedding rows' gradient into [`row_grads`](Self::row_grads).
-    pub fn backward(&mut self, kernel_block: &[f32], d_z: &[f32], d_kernel_block: &mut [f32]) {
+    /// Backward, once [`Dense::backward_lookups`] has summed the gradient per distinct row into
+    /// the partial buffers: adds the partials up, then writes the kernel block's gradient into
+    /// `d_kernel_block` (`[dim, units]`, overwriting) and the embedding rows' gradient into
+    /// [`row_grads`](Self::row_grads).
+    fn finish_backward(&mut self, kernel_block: &[f32], d_kernel_block: &mut [f32]) {
         let (u, n) = (self.units, self.ids.rows().len());
         let d_proj = &mut self.d_projected[..n * u];
-        d_proj.fill(0.0);
-        for (d_row, &slot) in d_z.chunks_exact(u).zip(self.ids.slots()) {
-            for (acc, &d) in d_proj[slot as usize * u..][..u].iter_mut().zip(d_row) {
-                *acc += d;
+        d_proj.copy_from_slice(&self.partials[..n * u]);
+        for t in 1..self.tasks {
+            let part = &self.partials[t * self.capacity * u..][..n * u];
+            for (d, &p) in d_proj.iter_mut().zip(part) {
+                *d += p;
             }
         }
         // d W_f = gatheredᵀ · d_projected : [dim, n] · [n, units]
@@ -110,6 +110,11 @@ impl LookupProjection {
             0.0,
             &mut self.d_gathered,
         );
+    }
+
+    /// The summed d loss / d projected of the last backward pass, `[rows, units]`.
+    fn d_projected(&self) -> &[f32] {
+        &self.d_projected[..self.ids.rows().len() * self.units]
     }
 
     /// The distinct rows of the last batch.
@@ -153,14 +158,25 @@ impl Dense {
             offset, self.input_dim,
             "lookup widths must add up to the layer's input"
         );
-        let out = &mut out[..batch * self.units];
-        for row in out.chunks_exact_mut(self.units) {
-            row.copy_from_slice(&self.bias);
-        }
-        for part in parts.iter() {
-            part.add_to(out);
-        }
-        self.activation.forward(out);
+        // One pass per row, rows split across cores: bias + Σ_f projected_f[slot_f[i]], then
+        // the activation, while the row is in cache.
+        let parts: &[LookupProjection] = parts;
+        let u = self.units;
+        let out = SharedMut::new(&mut out[..batch * u]);
+        for_each_block(batch, crate::parallel::tasks(), &|_, rows| {
+            // SAFETY: blocks of rows are disjoint.
+            let block = unsafe { out.range(rows.start * u..rows.end * u) };
+            for (z, i) in block.chunks_exact_mut(u).zip(rows) {
+                z.copy_from_slice(&self.bias);
+                for part in parts {
+                    let slot = part.ids.slots()[i] as usize;
+                    for (z, &p) in z.iter_mut().zip(&part.projected[slot * u..][..u]) {
+                        *z += p;
+                    }
+                }
+                self.activation.forward(z);
+            }
+        });
     }
 
     /// Backward pass matching [`forward_lookups`](Self::forward_lookups): `d_out` (overwritten
@@ -173,23 +189,71 @@ impl Dense {
         d_out: &mut [f32],
         grads: &mut DenseGrads,
     ) {
-        let n = batch * self.units;
-        let d_z = &mut d_out[..n];
-        self.activation.backward(&out[..n], d_z);
+        assert!(
+            parts.len() <= MAX_LOOKUPS,
+            "at most {MAX_LOOKUPS} lookups feed one layer"
+        );
+        let (u, lookups) = (self.units, parts.len());
+        let tasks = parts[0].tasks;
+        // Each block of rows sums its d pre-activation per distinct row into its own partial
+        // buffer (no two blocks write the same memory); the parts add the partials up after.
+        let mut views: [Option<(&[u32], SharedMut, usize)>; MAX_LOOKUPS] = Default::default();
+        for (view, part) in views.iter_mut().zip(parts.iter_mut()) {
+            let n = part.ids.rows().len();
+            let stride = part.capacity * u;
+            for t in 0..tasks {
+                part.partials[t * stride..][..n * u].fill(0.0);
+            }
+            *view = Some((part.ids.slots(), SharedMut::new(&mut part.partials), stride));
+        }
+        let views = &views[..lookups];
+        let d_out = SharedMut::new(&mut d_out[..batch * u]);
+        for_each_block(batch, tasks, &|t, rows| {
+            // SAFETY: blocks of rows are disjoint, and block `t` writes only partial buffer `t`.
+            let d_block = unsafe { d_out.range(rows.start * u..rows.end * u) };
+            let partials: [Option<&mut [f32]>; MAX_LOOKUPS] = std::array::from_fn(|f| {
+                views
+                    .get(f)
+                    .and_then(|v| v.as_ref())
+                    .map(|(_, p, stride)| unsafe { p.range(t * stride..(t + 1) * stride) })
+            });
+            let mut partials = partials;
+            for ((d_z, o), i) in d_block
+                .chunks_exact_mut(u)
+                .zip(out[rows.start * u..].chunks_exact(u))
+                .zip(rows)
+            {
+                self.activation.backward(o, d_z);
+                for (view, partial) in views.iter().zip(partials.iter_mut()) {
+                    let (slots, _, _) = view.as_ref().expect("one view per part");
+                    let partial = partial.as_deref_mut().expect("one buffer per part");
+                    let slot = slots[i] as usize;
+                    for (acc, &d) in partial[slot * u..][..u].iter_mut().zip(d_z.iter()) {
+                        *acc += d;
+                    }
+                }
+            }
+        });
+        let mut offset = 0;
+        for part in parts.iter_mut() {
+            let block = offset * u..(offset + part.dim) * u;
+            part.finish_backward(&self.kernel[block.clone()], &mut grads.kernel[block]);
+            offset += part.dim;
+        }
+        // Every example maps to exactly one distinct row of the first lookup, so the bias
+        // gradient (Σ over examples) is the sum of that lookup's per-row sums.
         grads.bias.fill(0.0);
-        for row in d_z.chunks_exact(self.units) {
+        for row in parts[0].d_projected().chunks_exact(u) {
             for (g, &d) in grads.bias.iter_mut().zip(row) {
                 *g += d;
             }
         }
-        let mut offset = 0;
-        for part in parts.iter_mut() {
-            let block = offset * self.units..(offset + part.dim) * self.units;
-            part.backward(&self.kernel[block.clone()], d_z, &mut grads.kernel[block]);
-            offset += part.dim;
-        }
     }
 }
+
+/// The most embedding lookups one first layer can combine (the buffers for them live on the
+/// stack, so the backward pass allocates nothing).
+pub const MAX_LOOKUPS: usize = 16;
 
 #[cfg(test)]
 mod tests {

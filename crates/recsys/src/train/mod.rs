@@ -69,7 +69,9 @@ impl Examples {
 }
 
 /// Receives training progress; the library never prints (the CLI draws progress bars).
-pub trait TrainObserver {
+///
+/// `Send`, because training runs on a worker of its own thread pool.
+pub trait TrainObserver: Send {
     /// An epoch (1-based) of `steps` batches begins.
     fn epoch_begin(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
     /// A step (1-based within the epoch) finished with this batch loss.
@@ -155,6 +157,25 @@ pub fn fit(
     let batch = cfg.batch_size.min(data.len());
     let steps = data.len().div_ceil(batch);
     let mut step = Step::new(model, batch, config.optimizer(), cfg.first_layer);
+    // The loop runs on a worker of a pool of its own, so the elementwise work it splits across
+    // cores (`rayon::join`) stays on the workers' stacks and allocates nothing per step.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("recsys-train-{i}"))
+        .build()
+        .map_err(|e| Error::InvalidInput(format!("cannot start training threads: {e}")))?;
+    pool.install(|| run_epochs(model, data, cfg, batch, steps, &mut step, observer))
+}
+
+/// The epochs of [`fit`], on the training pool.
+fn run_epochs(
+    model: &mut RankingModel,
+    data: &Examples,
+    cfg: &TrainConfig,
+    batch: usize,
+    steps: usize,
+    step: &mut Step,
+    observer: &mut dyn TrainObserver,
+) -> Result<History> {
     let mut history = History {
         epochs: Vec::with_capacity(cfg.epochs),
     };
