@@ -1,13 +1,16 @@
 //! Every command-line flag, defined once with its help text, and converted once into the
 //! library's configuration types (nothing downstream reads raw flags).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use recsys::data::ColumnNames;
 use recsys::model::RankingModelConfig;
 use recsys::train::{OptimizerKind, TrainConfig};
 use recsys::workflow::DataSpec;
+use recsys_serve::{Limits, ModelSpec};
 
 /// recsys: train, evaluate and rank with recommender models — TensorFlow Recommenders' ranking
 /// tutorial, in Rust.
@@ -31,6 +34,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Rank movies for a user with a saved model.
     Rank(RankArgs),
+    /// Serve saved models over HTTP: our JSON, TensorFlow Serving's REST API, KServe v2
+    /// (Triton's clients) and Prometheus metrics, with hot reload.
+    Serve(ServeArgs),
 }
 
 /// Flags every command shares.
@@ -253,6 +259,44 @@ pub struct RankArgs {
     pub output: OutputArgs,
 }
 
+/// `recsys serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A model to serve: DIR (named after the directory) or NAME=DIR. Repeat for several; the
+    /// first is the default for /v1/rank and /v1/predict.
+    #[arg(long = "model", value_name = "[NAME=]DIR", required = true, value_parser = ModelSpec::parse)]
+    pub models: Vec<ModelSpec>,
+    /// Address to listen on (loopback by default; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// How often to check each model directory for a new version, in milliseconds (0: never;
+    /// POST /admin/models/NAME/reload still works).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub watch_interval_ms: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_body_bytes: usize,
+    /// Most candidates (or pairs, instances, inputs) scored per request.
+    #[arg(long, default_value_t = Limits::default().max_candidates,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_candidates: usize,
+    /// Longest a request may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+}
+
+impl ServeArgs {
+    /// The server's request limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_candidates: self.max_candidates,
+            request_timeout: Duration::from_millis(self.timeout_ms),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,5 +445,56 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn serve_forms() {
+        let Command::Serve(s) = parse(&["serve", "--model", "m/"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(s.models, vec![ModelSpec::named("m", "m/")]);
+        assert_eq!(
+            s.addr,
+            "127.0.0.1:8080".parse().unwrap(),
+            "loopback by default"
+        );
+        assert_eq!(s.limits(), Limits::default());
+        let Command::Serve(s) = parse(&[
+            "serve",
+            "--model",
+            "a=x",
+            "--model",
+            "b=y",
+            "--addr",
+            "127.0.0.1:0",
+            "--watch-interval-ms",
+            "0",
+            "--max-candidates",
+            "5",
+            "--timeout-ms",
+            "250",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            s.models,
+            vec![ModelSpec::named("a", "x"), ModelSpec::named("b", "y")]
+        );
+        assert_eq!(s.addr.port(), 0);
+        assert_eq!(s.watch_interval_ms, 0);
+        assert_eq!(s.limits().max_candidates, 5);
+        assert_eq!(s.limits().request_timeout, Duration::from_millis(250));
+        assert!(parse(&["serve"]).is_err(), "--model is required");
+        let err = parse(&["serve", "--model", "m", "--addr", "localhost"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--addr"), "{err}");
+        let err = parse(&["serve", "--model", "x="]).unwrap_err().to_string();
+        assert!(err.contains("--model"), "{err}");
+        assert!(parse(&["serve", "--model", "m", "--timeout-ms", "0"]).is_err());
+        assert!(parse(&["serve", "--model", "m", "--max-candidates", "-1"]).is_err());
     }
 }

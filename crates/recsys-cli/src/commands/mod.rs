@@ -3,6 +3,7 @@
 
 mod evaluate;
 mod rank;
+mod serve;
 mod train;
 mod tutorial;
 
@@ -17,6 +18,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Rank(a) => rank::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

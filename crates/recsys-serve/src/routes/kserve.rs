@@ -29,7 +29,7 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{check_count, find_model, json, score_pairs};
@@ -330,6 +330,40 @@ fn wants_binary(req: &InferRequest) -> Result<bool, ApiError> {
     }
 }
 
+// Responses are serialised from these structs (not through JSON values, whose numbers are f64),
+// so FP32 scores print exactly as `recsys rank` prints them.
+#[derive(Serialize)]
+struct InferResponse<'a> {
+    model_name: &'a str,
+    model_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    parameters: ResponseParameters,
+    outputs: [OutputTensor<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ResponseParameters {
+    out_of_vocabulary_users: usize,
+    out_of_vocabulary_titles: usize,
+}
+
+#[derive(Serialize)]
+struct OutputTensor<'a> {
+    name: &'a str,
+    datatype: &'a str,
+    shape: [usize; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinarySize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Vec<f32>>,
+}
+
+#[derive(Serialize)]
+struct BinarySize {
+    binary_data_size: usize,
+}
+
 async fn run_infer(
     state: &AppState,
     name: &str,
@@ -387,24 +421,24 @@ async fn run_infer(
     let scored = score_pairs(&loaded.scorer, &users, &titles);
     let (unknown_users, unknown_titles) = scored.unknown_counts();
     let n = scored.scores.len();
-    let mut output = json!({"name": OUTPUT, "datatype": "FP32", "shape": [n, 1]});
-    if binary_output {
-        output["parameters"] = json!({"binary_data_size": 4 * n});
-    } else {
-        output["data"] = json!(scored.scores);
-    }
-    let mut body = json!({
-        "model_name": name,
-        "model_version": loaded.version.to_string(),
-        "parameters": {
-            "out_of_vocabulary_users": unknown_users,
-            "out_of_vocabulary_titles": unknown_titles
+    let body = InferResponse {
+        model_name: name,
+        model_version: loaded.version.to_string(),
+        id: req.id.as_deref(),
+        parameters: ResponseParameters {
+            out_of_vocabulary_users: unknown_users,
+            out_of_vocabulary_titles: unknown_titles,
         },
-        "outputs": [output]
-    });
-    if let Some(id) = &req.id {
-        body["id"] = json!(id);
-    }
+        outputs: [OutputTensor {
+            name: OUTPUT,
+            datatype: "FP32",
+            shape: [n, 1],
+            parameters: binary_output.then_some(BinarySize {
+                binary_data_size: 4 * n,
+            }),
+            data: (!binary_output).then_some(&scored.scores),
+        }],
+    };
     if !binary_output {
         return json(&body);
     }

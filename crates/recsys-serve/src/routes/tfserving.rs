@@ -22,7 +22,7 @@ use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use axum::routing::get;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{check_count, find_model, json, score_pairs};
@@ -175,11 +175,22 @@ async fn run_predict(
         users.len(),
     )?;
     let scored = score_pairs(&loaded.scorer, &users, &titles);
+    // Serialised from f32 (not through a JSON value's f64), so scores print as `recsys rank`'s.
+    #[derive(Serialize)]
+    struct Rows<'a> {
+        predictions: &'a [[f32; 1]],
+    }
+    #[derive(Serialize)]
+    struct Cols<'a> {
+        outputs: &'a [[f32; 1]],
+    }
     let nested: Vec<[f32; 1]> = scored.scores.iter().map(|&s| [s]).collect();
     let mut response = if rows {
-        json(&json!({ "predictions": nested }))?
+        json(&Rows {
+            predictions: &nested,
+        })?
     } else {
-        json(&json!({ "outputs": nested }))?
+        json(&Cols { outputs: &nested })?
     };
     let (unknown_users, unknown_titles) = scored.unknown_counts();
     let headers = response.headers_mut();
