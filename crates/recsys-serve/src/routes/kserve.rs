@@ -20,8 +20,6 @@
 //! Triton's `tritonclient.http` does by default. Out-of-vocabulary counts go in the response's
 //! `parameters`.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -32,10 +30,10 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{check_count, find_model, json, score_pairs};
+use super::{check_count, json, resolve, score_pairs};
 use crate::error::ApiError;
 use crate::json::{parse, read_body};
-use crate::models::{LoadedModel, ModelSlot};
+use crate::models::LoadedModel;
 use crate::state::AppState;
 
 const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -80,23 +78,6 @@ async fn live() -> Result<Response, ApiError> {
 /// Models are loaded before the server binds, so a server that answers is ready.
 async fn ready() -> Result<Response, ApiError> {
     json(&json!({"ready": true}))
-}
-
-fn resolve<'a>(
-    state: &'a AppState,
-    name: &str,
-    version: Option<&str>,
-) -> Result<(&'a Arc<ModelSlot>, Arc<LoadedModel>), ApiError> {
-    let slot = find_model(state, name)?;
-    let loaded = slot.current();
-    if let Some(v) = version.filter(|v| v.parse::<u64>().ok() != Some(loaded.version)) {
-        return Err(ApiError::VersionNotFound {
-            model: name.to_owned(),
-            version: v.to_owned(),
-            serving: loaded.version,
-        });
-    }
-    Ok((slot, loaded))
 }
 
 fn metadata_body(name: &str, loaded: &LoadedModel) -> Value {

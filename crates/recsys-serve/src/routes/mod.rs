@@ -17,7 +17,7 @@ use recsys::scorer::{Scorer, Scratch};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::models::ModelSlot;
+use crate::models::{LoadedModel, ModelSlot};
 use crate::state::AppState;
 
 /// Any path no router knows.
@@ -39,6 +39,24 @@ pub(crate) fn find_model<'a>(
         .models
         .get(name)
         .ok_or_else(|| ApiError::ModelNotFound(name.to_owned()))
+}
+
+/// The model, checked against the version in the URL when there is one.
+pub(crate) fn resolve<'a>(
+    state: &'a AppState,
+    name: &str,
+    version: Option<&str>,
+) -> Result<(&'a Arc<ModelSlot>, Arc<LoadedModel>), ApiError> {
+    let slot = find_model(state, name)?;
+    let loaded = slot.current();
+    if let Some(v) = version.filter(|v| v.parse::<u64>().ok() != Some(loaded.version)) {
+        return Err(ApiError::VersionNotFound {
+            model: name.to_owned(),
+            version: v.to_owned(),
+            serving: loaded.version,
+        });
+    }
+    Ok((slot, loaded))
 }
 
 /// `value` as a JSON response (serialised straight to bytes).

@@ -16,8 +16,6 @@
 //! `recsys-out-of-vocabulary-users` and `recsys-out-of-vocabulary-titles` (the body keeps TF
 //! Serving's exact shape).
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
@@ -25,10 +23,10 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{check_count, find_model, json, score_pairs};
+use super::{check_count, json, resolve, score_pairs};
 use crate::error::ApiError;
 use crate::json::{parse, read_body};
-use crate::models::{LoadedModel, ModelSlot};
+use crate::models::LoadedModel;
 use crate::state::AppState;
 
 /// The routes. `{name}:predict` is one path segment, so the POST handlers split the verb off.
@@ -78,24 +76,6 @@ fn strip_verb<'a>(segment: &'a str, what: &str) -> Result<&'a str, ApiError> {
             "{what}: POST to /v1/models/{{name}}:predict"
         ))),
     }
-}
-
-/// The model, checked against the version in the URL when there is one.
-fn resolve<'a>(
-    state: &'a AppState,
-    name: &str,
-    version: Option<&str>,
-) -> Result<(&'a Arc<ModelSlot>, Arc<LoadedModel>), ApiError> {
-    let slot = find_model(state, name)?;
-    let loaded = slot.current();
-    if let Some(v) = version.filter(|v| v.parse::<u64>().ok() != Some(loaded.version)) {
-        return Err(ApiError::VersionNotFound {
-            model: name.to_owned(),
-            version: v.to_owned(),
-            serving: loaded.version,
-        });
-    }
-    Ok((slot, loaded))
 }
 
 async fn predict(
