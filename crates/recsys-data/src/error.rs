@@ -101,6 +101,17 @@ pub enum DataError {
         available: usize,
     },
 
+    /// A synthetic data set's shape is out of range.
+    #[error("invalid {field}: {allowed}, got {value}")]
+    InvalidSpec {
+        /// The setting, as the CLI flag spells it.
+        field: String,
+        /// What is allowed.
+        allowed: String,
+        /// What was given.
+        value: String,
+    },
+
     /// Stored vocabulary values are not strictly increasing in byte order (unsorted or
     /// duplicated), so they cannot be the output of [`crate::Vocabulary::from_values`].
     #[error("vocabulary is not strictly increasing at index {index}: {previous:?} then {value:?}")]

@@ -49,6 +49,7 @@ mod interactions;
 mod lines;
 mod movielens;
 mod split;
+mod synth;
 mod vocab;
 
 // Where the shared MovieLens copy is, for tests: one locator for the whole workspace.
@@ -64,6 +65,7 @@ pub use error::{DataError, Result};
 pub use interactions::{ColumnNames, read_interactions};
 pub use movielens::{GENRES, Movie, MovieLens100k, User};
 pub use split::{shuffle, split};
+pub use synth::{SynthRows, SynthSpec, SynthSummary, write_synthetic};
 pub use vocab::Vocabulary;
 
 /// One rating event: a user, a movie and the rating given.
