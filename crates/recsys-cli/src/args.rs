@@ -34,6 +34,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Rank movies for a user with a saved model.
     Rank(RankArgs),
+    /// Write a synthetic interaction data set of a given shape (Zipf item popularity, ratings
+    /// from hidden factors plus noise), for benchmarks at scale.
+    Synth(SynthArgs),
     /// Serve saved models over HTTP: our JSON, TensorFlow Serving's REST API, KServe v2
     /// (Triton's clients) and Prometheus metrics, with hot reload.
     Serve(ServeArgs),
@@ -259,6 +262,45 @@ pub struct RankArgs {
     pub output: OutputArgs,
 }
 
+/// `recsys synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Distinct users.
+    #[arg(long, default_value_t = 943, allow_negative_numbers = true)]
+    pub users: u64,
+    /// Distinct items.
+    #[arg(long, default_value_t = 1682, allow_negative_numbers = true)]
+    pub items: u64,
+    /// Rows to write.
+    #[arg(long, default_value_t = 100_000, allow_negative_numbers = true)]
+    pub interactions: u64,
+    /// Seed: the same seed writes the same file.
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Zipf exponent of item popularity.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub zipf_exponent: f64,
+    /// Where to write the TSV (user_id, movie_title, user_rating).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl SynthArgs {
+    /// The library's data set shape (checked by the library).
+    pub fn spec(&self) -> recsys::data::SynthSpec {
+        recsys::data::SynthSpec {
+            users: self.users,
+            items: self.items,
+            interactions: self.interactions,
+            seed: self.seed,
+            zipf_exponent: self.zipf_exponent,
+            ..recsys::data::SynthSpec::default()
+        }
+    }
+}
+
 /// `recsys serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -413,6 +455,36 @@ mod tests {
         };
         assert_eq!(e.columns.columns().user_rating, "stars");
         assert!(parse(&["evaluate"]).is_err());
+    }
+
+    #[test]
+    fn synth_forms() {
+        let Command::Synth(a) = parse(&[
+            "synth",
+            "--out",
+            "s.tsv",
+            "--users",
+            "162000",
+            "--items",
+            "59000",
+            "--interactions",
+            "25000000",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        let spec = a.spec();
+        assert_eq!(
+            (spec.users, spec.items, spec.interactions),
+            (162_000, 59_000, 25_000_000)
+        );
+        assert!(parse(&["synth"]).is_err(), "--out is required");
+        let err = parse(&["synth", "--out", "s", "--users", "-5"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--users"), "{err}");
     }
 
     #[test]

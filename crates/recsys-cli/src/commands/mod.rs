@@ -4,6 +4,7 @@
 mod evaluate;
 mod rank;
 mod serve;
+mod synth;
 mod train;
 mod tutorial;
 
@@ -18,6 +19,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Rank(a) => rank::run(a),
+        Command::Synth(a) => synth::run(a),
         Command::Serve(a) => serve::run(a),
     }
 }
