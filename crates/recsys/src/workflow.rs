@@ -234,9 +234,23 @@ pub fn evaluate_saved(
     progress: &mut dyn DownloadObserver,
 ) -> Result<Metrics> {
     let saved = artifact::load(dir)?;
-    let rows = match test {
+    let rows = test_ratings(dir, &saved.manifest, test, data_dir, progress)?;
+    train::evaluate(&saved.model, &Examples::encode(&saved.model, &rows), 4096)
+}
+
+/// The ratings a saved model is evaluated on: `test` if given, else the test split its
+/// `manifest` records (MovieLens re-split with the same seed, or the test file it used).
+/// `dir` (the model directory) is named in errors; `data_dir` locates MovieLens.
+pub fn test_ratings(
+    dir: &Path,
+    manifest: &artifact::Manifest,
+    test: Option<(&Path, &ColumnNames)>,
+    data_dir: Option<&Path>,
+    progress: &mut dyn DownloadObserver,
+) -> Result<Vec<Rating>> {
+    Ok(match test {
         Some((file, columns)) => recsys_data::read_interactions(file, columns)?,
-        None => match saved.manifest.training.as_ref().map(|t| &t.data) {
+        None => match manifest.training.as_ref().map(|t| &t.data) {
             Some(DataSource::Movielens100k { seed, train, test }) => {
                 let spec = DataSpec::MovieLens {
                     data_dir: data_dir.map(Path::to_owned),
@@ -271,6 +285,5 @@ pub fn evaluate_saved(
                 )));
             }
         },
-    };
-    train::evaluate(&saved.model, &Examples::encode(&saved.model, &rows), 4096)
+    })
 }

@@ -1,0 +1,334 @@
+//! ONNX export (opset 13, plus `ai.onnx.ml` 2 for `CategoryMapper`).
+//!
+//! The graph, for string inputs:
+//!
+//! ```text
+//! user_id [N] string ──CategoryMapper──▶ [N] int64 ──Gather(user_embedding)──┐
+//!                                                                           Concat ─▶ [N, 2·dim]
+//! movie_title [N] string ─CategoryMapper─▶ [N] int64 ─Gather(movie_embedding)┘
+//!   ─▶ Gemm ─▶ Relu ─▶ … ─▶ Gemm ─▶ rating [N, 1]
+//! ```
+//!
+//! `CategoryMapper` maps `vocabulary[i]` to row `i + 1` and anything else to row 0, the
+//! out-of-vocabulary row, as the model's own lookup does. With [`Inputs::Ids`](crate::Inputs)
+//! the mappers are left out and the inputs `user_row` and `movie_row` take the rows directly.
+//! `f16` weights are widened with `Cast`; `int8` weights with `Cast` then `Mul` by per-channel
+//! scales. Both runtimes fold these constant subgraphs once when they load the file.
+
+mod proto;
+
+use prost::Message;
+use recsys::data::Vocabulary;
+use recsys::model::RankingModel;
+
+use crate::weights::{Precision, Tensor, Values, Weights};
+use crate::{Inputs, names};
+use proto::{
+    AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, TypeProtoTensor,
+    ValueInfoProto, attribute_type, data_type,
+};
+
+const OPSET: i64 = 13;
+const ML_OPSET: i64 = 2;
+/// IR version 7 is the one that goes with opset 13.
+const IR_VERSION: i64 = 7;
+const ML_DOMAIN: &str = "ai.onnx.ml";
+
+/// The ONNX file's bytes.
+pub(crate) fn write(model: &RankingModel, inputs: Inputs, precision: Precision) -> Vec<u8> {
+    let weights = Weights::new(model, precision);
+    let mut g = Graph::default();
+    let (user_in, title_in, in_type) = match inputs {
+        Inputs::Strings => (names::USER_ID, names::MOVIE_TITLE, data_type::STRING),
+        Inputs::Ids => (names::USER_ROW, names::MOVIE_ROW, data_type::INT64),
+    };
+    let (user_rows, title_rows) = match inputs {
+        Inputs::Strings => (
+            g.category_mapper(user_in, &model.user_vocabulary),
+            g.category_mapper(title_in, &model.title_vocabulary),
+        ),
+        Inputs::Ids => (user_in.to_owned(), title_in.to_owned()),
+    };
+    let user_table = g.weight(&weights.user_embedding);
+    let title_table = g.weight(&weights.movie_embedding);
+    g.node("Gather", &[&user_table, &user_rows], "user_vector", vec![]);
+    g.node(
+        "Gather",
+        &[&title_table, &title_rows],
+        "movie_vector",
+        vec![],
+    );
+    g.node(
+        "Concat",
+        &["user_vector", "movie_vector"],
+        "dense_0.output",
+        vec![int("axis", 1)],
+    );
+    let mut x = "dense_0.output".to_owned();
+    for (i, (kernel, bias, relu)) in weights.dense.iter().enumerate() {
+        let (k, b) = (g.weight(kernel), g.weight(bias));
+        let out = if *relu {
+            format!("dense_{}.output", i + 1)
+        } else {
+            names::RATING.to_owned()
+        };
+        if *relu {
+            let pre = format!("dense_{}.linear", i + 1);
+            g.node("Gemm", &[&x, &k, &b], &pre, vec![]);
+            g.node("Relu", &[&pre], &out, vec![]);
+        } else {
+            g.node("Gemm", &[&x, &k, &b], &out, vec![]);
+        }
+        x = out;
+    }
+    let n = || Dimension {
+        dim_value: None,
+        dim_param: Some("N".into()),
+    };
+    let fixed = |v: i64| Dimension {
+        dim_value: Some(v),
+        dim_param: None,
+    };
+    let (user_doc, title_doc) = match inputs {
+        Inputs::Strings => (
+            "raw user ids; unseen ids use the out-of-vocabulary row",
+            "raw movie titles; unseen titles use the out-of-vocabulary row",
+        ),
+        Inputs::Ids => (
+            "user_embedding rows: vocabulary index + 1, 0 = out of vocabulary",
+            "movie_embedding rows: vocabulary index + 1, 0 = out of vocabulary",
+        ),
+    };
+    let graph = GraphProto {
+        node: g.nodes,
+        name: Some("recsys_ranking".into()),
+        initializer: g.initializers,
+        input: vec![
+            value_info(user_in, in_type, vec![n()], user_doc),
+            value_info(title_in, in_type, vec![n()], title_doc),
+        ],
+        output: vec![value_info(
+            names::RATING,
+            data_type::FLOAT,
+            vec![n(), fixed(1)],
+            "predicted rating",
+        )],
+    };
+    let mut opset_import = vec![OperatorSetIdProto {
+        domain: Some(String::new()),
+        version: Some(OPSET),
+    }];
+    if inputs == Inputs::Strings {
+        opset_import.push(OperatorSetIdProto {
+            domain: Some(ML_DOMAIN.into()),
+            version: Some(ML_OPSET),
+        });
+    }
+    let meta = |k: &str, v: String| StringStringEntryProto {
+        key: Some(k.into()),
+        value: Some(v),
+    };
+    ModelProto {
+        ir_version: Some(IR_VERSION),
+        opset_import,
+        producer_name: Some("recsys-export".into()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+        doc_string: Some("recsys ranking model (TFRS ranking tutorial architecture)".into()),
+        graph: Some(graph),
+        metadata_props: vec![
+            meta("recsys.inputs", inputs.as_str().into()),
+            meta("recsys.precision", precision.as_str().into()),
+        ],
+    }
+    .encode_to_vec()
+}
+
+#[derive(Default)]
+struct Graph {
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+}
+
+impl Graph {
+    fn node(&mut self, op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) {
+        self.node_in(op, "", inputs, output, attribute)
+    }
+
+    fn node_in(
+        &mut self,
+        op: &str,
+        domain: &str,
+        inputs: &[&str],
+        output: &str,
+        attribute: Vec<AttributeProto>,
+    ) {
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| (*s).to_owned()).collect(),
+            output: vec![output.to_owned()],
+            name: Some(format!("{op}:{output}")),
+            op_type: Some(op.into()),
+            attribute,
+            domain: Some(domain.into()),
+        });
+    }
+
+    fn constant(&mut self, name: &str, dtype: i32, shape: &[usize], raw: Vec<u8>) {
+        self.initializers.push(TensorProto {
+            dims: shape.iter().map(|&d| d as i64).collect(),
+            data_type: Some(dtype),
+            name: Some(name.into()),
+            raw_data: Some(raw),
+        });
+    }
+
+    /// Adds `t` and returns the name of its `f32` value (widened or dequantized in the graph).
+    fn weight(&mut self, t: &Tensor) -> String {
+        match &t.values {
+            Values::F32(_) => {
+                self.constant(&t.name, data_type::FLOAT, &t.shape, t.le_bytes());
+            }
+            Values::F16(_) => {
+                let stored = format!("{}.f16", t.name);
+                self.constant(&stored, data_type::FLOAT16, &t.shape, t.le_bytes());
+                self.node("Cast", &[&stored], &t.name, vec![int("to", 1)]);
+            }
+            Values::Int8 { scales, .. } => {
+                let stored = format!("{}.int8", t.name);
+                let widened = format!("{}.int8_as_f32", t.name);
+                let scale = format!("{}.scale", t.name);
+                self.constant(&stored, data_type::INT8, &t.shape, t.le_bytes());
+                let scale_bytes = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+                self.constant(&scale, data_type::FLOAT, &[1, scales.len()], scale_bytes);
+                self.node("Cast", &[&stored], &widened, vec![int("to", 1)]);
+                self.node("Mul", &[&widened, &scale], &t.name, vec![]);
+            }
+        }
+        t.name.clone()
+    }
+
+    /// `vocabulary[i] → i + 1`, anything else → 0; returns the rows' name.
+    fn category_mapper(&mut self, input: &str, vocabulary: &Vocabulary) -> String {
+        let out = format!("{input}.row");
+        let values = vocabulary.values();
+        let strings = AttributeProto {
+            name: Some("cats_strings".into()),
+            r#type: Some(attribute_type::STRINGS),
+            strings: values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+            ..Default::default()
+        };
+        let ints = AttributeProto {
+            name: Some("cats_int64s".into()),
+            r#type: Some(attribute_type::INTS),
+            ints: (1..=values.len() as i64).collect(),
+            ..Default::default()
+        };
+        let attrs = vec![strings, ints, int("default_int64", 0)];
+        self.node_in("CategoryMapper", ML_DOMAIN, &[input], &out, attrs);
+        out
+    }
+}
+
+fn int(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attribute_type::INT),
+        i: Some(i),
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, elem_type: i32, dim: Vec<Dimension>, doc: &str) -> ValueInfoProto {
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TypeProtoTensor {
+                elem_type: Some(elem_type),
+                shape: Some(TensorShapeProto { dim }),
+            }),
+        }),
+        doc_string: Some(doc.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::tiny_model;
+
+    fn decode(bytes: &[u8]) -> GraphProto {
+        ModelProto::decode(bytes).unwrap().graph.unwrap()
+    }
+
+    #[test]
+    fn string_graph_maps_vocabularies_to_rows_from_one() {
+        let m = tiny_model();
+        let g = decode(&write(&m, Inputs::Strings, Precision::F32));
+        let mapper = &g.node[0];
+        assert_eq!(mapper.op_type.as_deref(), Some("CategoryMapper"));
+        assert_eq!(mapper.domain.as_deref(), Some(ML_DOMAIN));
+        let attr = |n: &str| {
+            mapper
+                .attribute
+                .iter()
+                .find(|a| a.name.as_deref() == Some(n))
+        };
+        assert_eq!(attr("cats_int64s").unwrap().ints, vec![1, 2, 3]);
+        assert_eq!(attr("cats_strings").unwrap().strings[2], b"42".to_vec());
+        assert_eq!(attr("default_int64").unwrap().i, Some(0));
+        let ops: Vec<&str> = g.node.iter().filter_map(|n| n.op_type.as_deref()).collect();
+        assert_eq!(
+            ops,
+            [
+                "CategoryMapper",
+                "CategoryMapper",
+                "Gather",
+                "Gather",
+                "Concat",
+                "Gemm",
+                "Relu",
+                "Gemm",
+                "Relu",
+                "Gemm"
+            ]
+        );
+        assert_eq!(g.output[0].name.as_deref(), Some(names::RATING));
+        assert_eq!(g.initializer.len(), 8);
+    }
+
+    #[test]
+    fn ids_graph_has_no_mapper_and_no_ml_opset() {
+        let bytes = write(&tiny_model(), Inputs::Ids, Precision::F32);
+        let model = ModelProto::decode(&bytes[..]).unwrap();
+        assert_eq!(model.opset_import.len(), 1);
+        let g = model.graph.unwrap();
+        assert!(g.node.iter().all(|n| n.domain.as_deref() == Some("")));
+        assert_eq!(g.input[0].name.as_deref(), Some(names::USER_ROW));
+    }
+
+    #[test]
+    fn quantized_weights_are_widened_in_the_graph() {
+        let m = tiny_model();
+        let g = decode(&write(&m, Inputs::Strings, Precision::Int8));
+        let kernel = g
+            .initializer
+            .iter()
+            .find(|t| t.name.as_deref() == Some("dense_1.kernel.int8"))
+            .unwrap();
+        assert_eq!(kernel.data_type, Some(data_type::INT8));
+        assert_eq!(kernel.raw_data.as_ref().unwrap().len(), 8 * 8);
+        let f16 = decode(&write(&m, Inputs::Strings, Precision::F16));
+        assert!(
+            f16.initializer
+                .iter()
+                .all(|t| t.data_type == Some(data_type::FLOAT16))
+        );
+        assert_eq!(
+            f16.node
+                .iter()
+                .filter(|n| n.op_type.as_deref() == Some("Cast"))
+                .count(),
+            8
+        );
+    }
+}
