@@ -10,6 +10,7 @@ use recsys::data::ColumnNames;
 use recsys::model::RankingModelConfig;
 use recsys::train::{OptimizerKind, TrainConfig};
 use recsys::workflow::DataSpec;
+use recsys_export::{ExportOptions, Format, Inputs, Precision};
 use recsys_serve::{Limits, ModelSpec};
 
 /// recsys: train, evaluate and rank with recommender models — TensorFlow Recommenders' ranking
@@ -40,6 +41,8 @@ pub enum Command {
     /// Serve saved models over HTTP: our JSON, TensorFlow Serving's REST API, KServe v2
     /// (Triton's clients) and Prometheus metrics, with hot reload.
     Serve(ServeArgs),
+    /// Export a saved model to ONNX or TensorFlow Lite, raw string inputs included.
+    Export(ExportArgs),
 }
 
 /// Flags every command shares.
@@ -339,6 +342,86 @@ impl ServeArgs {
     }
 }
 
+/// `recsys export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The saved model directory.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// The file format.
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// The file to write (replaced atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// What the exported graph takes: raw strings, or embedding rows (int64) with the
+    /// vocabularies written beside the file as FILE-STEM.vocabulary.json.
+    #[arg(long, value_enum, default_value_t = InputsArg::Strings)]
+    pub inputs: InputsArg,
+    /// How the weights are stored; f16 and int8 also report the test-RMSE change.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+    /// Ratings to measure the RMSE change on (default: the test split the model recorded).
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Export formats, as flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// ONNX, opset 13 (onnxruntime, tract, ...).
+    Onnx,
+    /// TensorFlow Lite flatbuffer (LiteRT), built-in operators only.
+    Tflite,
+}
+
+/// Exported graph inputs, as flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputsArg {
+    /// `user_id` and `movie_title` strings.
+    Strings,
+    /// `user_row` and `movie_row` int64 embedding rows.
+    Ids,
+}
+
+/// Weight precisions, as flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// 32-bit floats, as trained.
+    F32,
+    /// 16-bit floats.
+    F16,
+    /// 8-bit integers with per-channel scales.
+    Int8,
+}
+
+impl ExportArgs {
+    /// The library's export options.
+    pub fn options(&self) -> ExportOptions {
+        ExportOptions {
+            format: match self.format {
+                FormatArg::Onnx => Format::Onnx,
+                FormatArg::Tflite => Format::Tflite,
+            },
+            inputs: match self.inputs {
+                InputsArg::Strings => Inputs::Strings,
+                InputsArg::Ids => Inputs::Ids,
+            },
+            precision: match self.precision {
+                PrecisionArg::F32 => Precision::F32,
+                PrecisionArg::F16 => Precision::F16,
+                PrecisionArg::Int8 => Precision::Int8,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,5 +651,52 @@ mod tests {
         assert!(err.contains("--model"), "{err}");
         assert!(parse(&["serve", "--model", "m", "--timeout-ms", "0"]).is_err());
         assert!(parse(&["serve", "--model", "m", "--max-candidates", "-1"]).is_err());
+    }
+
+    #[test]
+    fn export_forms() {
+        let Command::Export(e) = parse(&[
+            "export", "--model", "m", "--format", "onnx", "--out", "m.onnx",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(e.options(), ExportOptions::default());
+        assert!(!e.output.json && e.test.is_none());
+        let Command::Export(e) = parse(&[
+            "export",
+            "--model",
+            "m",
+            "--format",
+            "tflite",
+            "--out",
+            "m.tflite",
+            "--inputs",
+            "ids",
+            "--precision",
+            "int8",
+            "--test",
+            "t.tsv",
+            "--json",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        let o = e.options();
+        assert_eq!(
+            (o.format, o.inputs, o.precision),
+            (Format::Tflite, Inputs::Ids, Precision::Int8)
+        );
+        assert!(e.output.json);
+        let base = ["export", "--model", "m", "--out", "x"];
+        assert!(parse(&base).is_err(), "--format is required");
+        assert!(parse(&[&base[..], &["--format", "pb"]].concat()).is_err());
+        let bad = [&base[..], &["--format", "onnx", "--precision", "f8"]].concat();
+        assert!(parse(&bad).unwrap_err().to_string().contains("--precision"));
+        assert!(parse(&["export", "--format", "onnx", "--out", "x"]).is_err());
     }
 }

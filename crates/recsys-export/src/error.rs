@@ -18,6 +18,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An exported file could not be read back: not one this crate wrote, or damaged.
+    #[error("{}: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the tensor or node.
+        reason: String,
+    },
     /// The request cannot be carried out (an output path that is a directory, a model too large
     /// for the format); the message says what and where.
     #[error("{0}")]

@@ -195,6 +195,67 @@ pub fn export(model_dir: &Path, out: &Path, options: &ExportOptions) -> Result<E
     export_model(&model, out, options)
 }
 
+/// Reads back an ONNX file with string inputs that [`export`] wrote, as the model it computes
+/// (weights widened or dequantized as the graph does). Errors name the file.
+pub fn load_onnx(path: &Path) -> Result<RankingModel> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    onnx::read(&bytes, path)
+}
+
+/// The TFRS tutorial's last steps, after the model is saved: export it, load the exported
+/// file, predict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TutorialExport {
+    /// The ONNX file (string inputs, `f32`).
+    pub onnx: ExportReport,
+    /// The TFLite file (string inputs, `f32`).
+    pub tflite: ExportReport,
+    /// The user scored.
+    pub user_id: String,
+    /// The title scored.
+    pub movie_title: String,
+    /// The score of the model loaded back from the ONNX file.
+    pub exported_score: f32,
+    /// The saved model's score for the same pair.
+    pub saved_score: f32,
+    /// Whether the two are bit-identical.
+    pub identical: bool,
+}
+
+/// Exports the model saved in `model_dir` to `<model_dir>.onnx` and `<model_dir>.tflite`,
+/// loads the ONNX file back ([`load_onnx`]) and scores `(user_id, movie_title)` with both.
+pub fn tutorial_export(
+    model_dir: &Path,
+    user_id: &str,
+    movie_title: &str,
+) -> Result<TutorialExport> {
+    let model = artifact::load(model_dir)?.model;
+    let beside = |ext: &str| {
+        let mut name = model_dir.as_os_str().to_owned();
+        name.push(ext);
+        PathBuf::from(name)
+    };
+    let onnx_options = ExportOptions::default();
+    let onnx = export_model(&model, &beside(".onnx"), &onnx_options)?;
+    let tflite_options = ExportOptions {
+        format: Format::Tflite,
+        ..onnx_options
+    };
+    let tflite = export_model(&model, &beside(".tflite"), &tflite_options)?;
+    let exported = load_onnx(&onnx.path)?;
+    let exported_score = exported.predict(&[user_id], &[movie_title])?[0];
+    let saved_score = model.predict(&[user_id], &[movie_title])?[0];
+    Ok(TutorialExport {
+        onnx,
+        tflite,
+        user_id: user_id.into(),
+        movie_title: movie_title.into(),
+        exported_score,
+        saved_score,
+        identical: exported_score.to_bits() == saved_score.to_bits(),
+    })
+}
+
 /// What storing the weights at a lower precision costs on a test set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PrecisionChange {
@@ -291,6 +352,18 @@ mod tests {
             .to_string();
         assert!(err.contains("weights.safetensors"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn tutorial_export_writes_both_files_beside_the_model_and_reloads_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_dir = dir.path().join("model");
+        artifact::save(&tiny_model(), None, &model_dir).unwrap();
+        let t = tutorial_export(&model_dir, "42", "B (1991)").unwrap();
+        assert_eq!(t.onnx.path, dir.path().join("model.onnx"));
+        assert_eq!(t.tflite.path, dir.path().join("model.tflite"));
+        assert!(t.identical, "{t:?}");
+        assert!(t.tflite.bytes > 0 && t.onnx.bytes > 0);
     }
 
     #[test]

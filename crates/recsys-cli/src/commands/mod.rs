@@ -2,6 +2,7 @@
 //! `--json`, text otherwise).
 
 mod evaluate;
+mod export;
 mod rank;
 mod serve;
 mod synth;
@@ -21,6 +22,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Rank(a) => rank::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Export(a) => export::run(a),
     }
 }
 

@@ -17,12 +17,14 @@
 
 mod proto;
 
+use std::path::Path;
+
 use prost::Message;
 use recsys::data::Vocabulary;
-use recsys::model::RankingModel;
+use recsys::model::{RankingModel, RankingModelConfig};
 
 use crate::weights::{Precision, Tensor, Values, Weights};
-use crate::{Inputs, names};
+use crate::{Error, Inputs, Result, names};
 use proto::{
     AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, TypeProtoTensor,
@@ -251,10 +253,184 @@ fn value_info(name: &str, elem_type: i32, dim: Vec<Dimension>, doc: &str) -> Val
     }
 }
 
+/// Reads back a string-input ONNX file this module wrote: the vocabularies from its
+/// `CategoryMapper`s, the weights from its initializers (widened or dequantized as the graph
+/// does). `path` is named in errors.
+pub(crate) fn read(bytes: &[u8], path: &Path) -> Result<RankingModel> {
+    let bad = |reason: String| Error::Corrupt {
+        path: path.to_owned(),
+        reason,
+    };
+    let model = ModelProto::decode(bytes).map_err(|e| bad(format!("not an ONNX file: {e}")))?;
+    let graph = model.graph.ok_or_else(|| bad("no graph".into()))?;
+    let vocabulary = |input: &str| -> Result<Vocabulary> {
+        let node = graph
+            .node
+            .iter()
+            .find(|n| {
+                n.op_type.as_deref() == Some("CategoryMapper") && n.input.first().map(String::as_str) == Some(input)
+            })
+            .ok_or_else(|| {
+                bad(format!(
+                    "no CategoryMapper for `{input}` (an --inputs ids export keeps its vocabularies beside it)"
+                ))
+            })?;
+        let attr = |name: &str| {
+            node.attribute
+                .iter()
+                .find(|a| a.name.as_deref() == Some(name))
+        };
+        let strings = attr("cats_strings")
+            .map(|a| &a.strings[..])
+            .unwrap_or_default();
+        let rows = attr("cats_int64s").map(|a| &a.ints[..]).unwrap_or_default();
+        if !rows.iter().copied().eq(1..=strings.len() as i64) {
+            return Err(bad(format!(
+                "`{input}`: cats_int64s is not 1..={}",
+                strings.len()
+            )));
+        }
+        let values = strings
+            .iter()
+            .map(|s| String::from_utf8(s.clone()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| bad(format!("`{input}`: a category is not UTF-8")))?;
+        Vocabulary::from_sorted(values).map_err(|e| bad(format!("`{input}`: {e}")))
+    };
+    let users = vocabulary(names::USER_ID)?;
+    let titles = vocabulary(names::MOVIE_TITLE)?;
+    let tensor = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
+        let find = |n: &str| {
+            graph
+                .initializer
+                .iter()
+                .find(|t| t.name.as_deref() == Some(n))
+        };
+        let raw = |t: &TensorProto| t.raw_data.as_deref().unwrap_or_default().to_vec();
+        let shape = |t: &TensorProto| t.dims.iter().map(|&d| d as usize).collect::<Vec<_>>();
+        let (shape, values): (Vec<usize>, Vec<f32>) = if let Some(t) = find(name) {
+            let v = raw(t)
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (shape(t), v)
+        } else if let Some(t) = find(&format!("{name}.f16")) {
+            let v = raw(t)
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect();
+            (shape(t), v)
+        } else if let (Some(t), Some(s)) = (
+            find(&format!("{name}.int8")),
+            find(&format!("{name}.scale")),
+        ) {
+            let scales: Vec<f32> = raw(s)
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if scales.is_empty() {
+                return Err(bad(format!("`{name}.scale` is empty")));
+            }
+            let v = raw(t)
+                .iter()
+                .enumerate()
+                .map(|(i, &q)| f32::from(q as i8) * scales[i % scales.len()])
+                .collect();
+            (shape(t), v)
+        } else {
+            return Err(bad(format!("no initializer for `{name}`")));
+        };
+        if shape.iter().product::<usize>() != values.len() {
+            return Err(bad(format!(
+                "`{name}`: {} values for shape {shape:?}",
+                values.len()
+            )));
+        }
+        Ok((shape, values))
+    };
+    let (user_shape, user_table) = tensor("user_embedding")?;
+    let (_, movie_table) = tensor("movie_embedding")?;
+    let mut hidden = Vec::new();
+    let mut dense = Vec::new();
+    while graph.initializer.iter().any(|t| {
+        t.name
+            .as_deref()
+            .is_some_and(|n| n.starts_with(&format!("dense_{}.kernel", dense.len() + 1)))
+    }) {
+        let i = dense.len() + 1;
+        let (shape, kernel) = tensor(&format!("dense_{i}.kernel"))?;
+        let (_, bias) = tensor(&format!("dense_{i}.bias"))?;
+        hidden.push(shape.get(1).copied().unwrap_or(0));
+        dense.push((kernel, bias));
+    }
+    if hidden.pop() != Some(1) {
+        return Err(bad("the dense layers do not end in one unit".into()));
+    }
+    let config = RankingModelConfig {
+        embedding_dim: user_shape.get(1).copied().unwrap_or(0),
+        hidden_layers: hidden,
+    };
+    let mut m = RankingModel::new(config, users, titles, 0)
+        .map_err(|e| bad(format!("model shape: {e}")))?;
+    let check = |name: &str, want: usize, got: &[f32]| -> Result<()> {
+        if want == got.len() {
+            Ok(())
+        } else {
+            Err(bad(format!(
+                "`{name}` holds {} values, the model needs {want}",
+                got.len()
+            )))
+        }
+    };
+    check("user_embedding", m.user_embedding.table.len(), &user_table)?;
+    check(
+        "movie_embedding",
+        m.movie_embedding.table.len(),
+        &movie_table,
+    )?;
+    m.user_embedding.table = user_table;
+    m.movie_embedding.table = movie_table;
+    for (i, (layer, (kernel, bias))) in m.dense.iter_mut().zip(dense).enumerate() {
+        check(
+            &format!("dense_{}.kernel", i + 1),
+            layer.kernel.len(),
+            &kernel,
+        )?;
+        check(&format!("dense_{}.bias", i + 1), layer.bias.len(), &bias)?;
+        layer.kernel = kernel;
+        layer.bias = bias;
+    }
+    Ok(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tests::tiny_model;
+
+    #[test]
+    fn reading_back_gives_the_model_the_file_computes() {
+        let m = tiny_model();
+        for precision in [Precision::F32, Precision::F16, Precision::Int8] {
+            let bytes = write(&m, Inputs::Strings, precision);
+            let back = read(&bytes, Path::new("m.onnx")).unwrap();
+            assert_eq!(
+                back,
+                crate::dequantized_model(&m, precision),
+                "{precision:?}"
+            );
+        }
+        let ids = write(&m, Inputs::Ids, Precision::F32);
+        let err = read(&ids, Path::new("m.onnx")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("m.onnx: ") && err.contains("CategoryMapper"),
+            "{err}"
+        );
+        let err = read(b"garbage", Path::new("m.onnx"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an ONNX file"), "{err}");
+    }
 
     fn decode(bytes: &[u8]) -> GraphProto {
         ModelProto::decode(bytes).unwrap().graph.unwrap()
