@@ -351,42 +351,66 @@ impl Model {
 
     fn score_rows(&self, user: usize, title: usize, s: &mut Scratch) -> f32 {
         let d = self.dim;
-        for (a, &v) in s.a.iter_mut().zip(&self.user_table[user * d..][..d]) {
-            *a = f64::from(v);
+        let first = &self.layers[0];
+        // The first layer's bias + user half, summed once per run of pairs with the same user
+        // (ranking scores many titles for one user); the title half is added in the same order
+        // as an unsplit sum would, so the result does not depend on the caching.
+        if s.user != Some(user) {
+            for (p, &b) in s.user_part.iter_mut().zip(&first.bias) {
+                *p = f64::from(b);
+            }
+            let user_vec = &self.user_table[user * d..][..d];
+            axpy_rows(&mut s.user_part, user_vec, &first.kernel[..d * first.units]);
+            s.user = Some(user);
         }
-        for (a, &v) in s.a[d..].iter_mut().zip(&self.title_table[title * d..][..d]) {
-            *a = f64::from(v);
-        }
-        for layer in &self.layers {
+        let y = &mut s.a[..first.units];
+        y.copy_from_slice(&s.user_part);
+        let title_vec = &self.title_table[title * d..][..d];
+        axpy_rows(y, title_vec, &first.kernel[d * first.units..]);
+        finish(y, first.relu);
+        for layer in &self.layers[1..] {
             let (x, y) = (&s.a[..layer.input], &mut s.b[..layer.units]);
             for (yj, &b) in y.iter_mut().zip(&layer.bias) {
                 *yj = f64::from(b);
             }
-            for (&xi, row) in x.iter().zip(layer.kernel.chunks_exact(layer.units)) {
-                // After a ReLU most inputs are 0; skipping them changes no bit of the sum.
-                if xi != 0.0 {
-                    for (yj, &w) in y.iter_mut().zip(row) {
-                        *yj += xi * f64::from(w);
-                    }
-                }
-            }
-            // Each layer's output is an f32 tensor, as in recsys; only the sums are wider.
-            for v in y.iter_mut() {
-                let r = *v as f32;
-                *v = f64::from(if layer.relu { r.max(0.0) } else { r });
-            }
+            axpy_rows(y, x, &layer.kernel);
+            finish(y, layer.relu);
             core::mem::swap(&mut s.a, &mut s.b);
         }
         s.a[0] as f32
     }
 }
 
-/// Two activation buffers as wide as the widest layer, reused for every pair. Sums are taken
-/// in `f64` (each layer's output rounded to `f32`), so the result is the correctly rounded one
-/// whatever order another implementation sums in.
+/// `y += Σ_i x[i] · kernel[i, :]` in `f64`, rows in order; `kernel` is `[x.len(), y.len()]`.
+fn axpy_rows<X: Copy + Into<f64>>(y: &mut [f64], x: &[X], kernel: &[f32]) {
+    for (&xi, row) in x.iter().zip(kernel.chunks_exact(y.len())) {
+        let xi: f64 = xi.into();
+        // After a ReLU most inputs are 0; skipping them changes no bit of the sum.
+        if xi != 0.0 {
+            for (yj, &w) in y.iter_mut().zip(row) {
+                *yj += xi * f64::from(w);
+            }
+        }
+    }
+}
+
+/// Rounds a layer's output to `f32` (as recsys's tensors are), then applies the ReLU.
+fn finish(y: &mut [f64], relu: bool) {
+    for v in y.iter_mut() {
+        let r = *v as f32;
+        *v = f64::from(if relu { r.max(0.0) } else { r });
+    }
+}
+
+/// Two activation buffers as wide as the widest layer, reused for every pair, and the first
+/// layer's user half for the last user seen. Sums are taken in `f64` (each layer's output
+/// rounded to `f32`), so the result is the correctly rounded one whatever order another
+/// implementation sums in.
 struct Scratch {
     a: Vec<f64>,
     b: Vec<f64>,
+    user_part: Vec<f64>,
+    user: Option<usize>,
 }
 
 impl Scratch {
@@ -401,6 +425,8 @@ impl Scratch {
         Scratch {
             a: vec![0.0; widest],
             b: vec![0.0; widest],
+            user_part: vec![0.0; m.layers[0].units],
+            user: None,
         }
     }
 }
