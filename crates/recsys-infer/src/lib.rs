@@ -472,6 +472,14 @@ mod tests {
         (w, v)
     }
 
+    fn has_autotraits<T: Send + Sync + Unpin>() {}
+
+    #[test]
+    fn public_types_are_send_sync_unpin() {
+        has_autotraits::<Model>();
+        has_autotraits::<Error>();
+    }
+
     #[test]
     fn scores_by_hand_and_unseen_strings_use_row_zero() {
         let (w, v) = tiny();
