@@ -227,7 +227,7 @@ recsys_test!(
     }
 );
 
-// Saved models (`rank`, `evaluate`).
+// Saved models (`rank`, `evaluate`, `export`).
 
 /// Trains a tiny model into `model`, copies it to `broken`, and lets `damage` change it.
 fn broken_model(dir: &Dir, damage: impl FnOnce(&Dir)) {
@@ -236,8 +236,18 @@ fn broken_model(dir: &Dir, damage: impl FnOnce(&Dir)) {
     damage(dir);
 }
 
-/// `rank` and `evaluate` on `model_dir` both fail, naming each of `needles`.
+/// `rank`, `evaluate` and `export` (each format) on `model_dir` all fail, naming each of
+/// `needles`; `export` leaves no file behind, not even a temporary one.
 fn model_rejected(dir: &Dir, model_dir: &str, needles: &[&str]) {
+    for format in ["onnx", "tflite"] {
+        let file = format!("exported.{format}");
+        let export = dir
+            .command()
+            .args(["export", "--model", model_dir, "--format", format])
+            .args(["--out", &file])
+            .assert_failure();
+        assert_clean_failure(dir, &export, needles, Some(&file));
+    }
     let rank = dir
         .command()
         .args([

@@ -47,7 +47,8 @@ pub mod tasks;
 
 pub use init::InitRng;
 pub use layers::{
-    Activation, Dense, DenseGrads, DistinctIds, Embedding, LookupProjection, SparseGrad,
+    Activation, Dense, DenseGrads, DistinctIds, Embedding, LookupProjection, Projected, SparseGrad,
+    Which, forward_tiled,
 };
 pub use losses::MeanSquaredError;
 pub use metrics::RootMeanSquaredError;

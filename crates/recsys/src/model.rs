@@ -152,11 +152,7 @@ impl RankingModel {
             .iter()
             .map(|t| self.title_vocabulary.lookup(t.as_ref()))
             .collect();
-        let mut scorer = crate::train::Forward::new(
-            self,
-            users.len().clamp(1, 8192),
-            crate::train::FirstLayer::PerDistinctId,
-        );
+        let mut scorer = crate::train::Predictor::new(self, users.len().clamp(1, 8192));
         let mut out = Vec::with_capacity(users.len());
         for (u, t) in users.chunks(8192).zip(titles.chunks(8192)) {
             out.extend_from_slice(scorer.run(self, u, t));

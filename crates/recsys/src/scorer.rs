@@ -6,12 +6,14 @@
 //! computes it once for every row of the movie table (`P = M · W1m`, out-of-vocabulary row 0
 //! included). Scoring `n` candidates for one user then costs one `1 × d × h1` product for the
 //! user half, `n` row additions and the later layers — the first layer's `n × 2d × h1` product
-//! is gone. Results equal [`RankingModel::predict`] up to float summation order (tested within
+//! is gone — and the later layers run a tile of rows at a time, in cache
+//! ([`forward_tiled`]). Results equal [`RankingModel::predict`] up to float summation order (tested within
 //! 1e-5).
 //!
 //! A [`Scorer`] is immutable and shared between threads; each caller brings a [`Scratch`] whose
 //! buffers grow to the largest request seen and are then reused, so a warm call allocates
-//! nothing of its own (the GEMM crate still allocates its packing buffers inside each product).
+//! nothing of its own (on CPUs without AVX-512, the fallback GEMM crate still allocates its
+//! packing buffers inside each product).
 //!
 //! ```
 //! use recsys::data::Vocabulary;
@@ -37,6 +39,7 @@
 use std::cmp::Ordering;
 
 use recsys_engine::matmul::{Op, gemm};
+use recsys_engine::{Projected, Which, forward_tiled};
 
 use crate::model::RankingModel;
 
@@ -58,11 +61,12 @@ pub struct Scorer {
 pub struct Scratch {
     /// `[n, d]` gathered user embeddings (pairs only).
     users: Vec<f32>,
-    /// `[n or 1, h1]` the user half `u · W1u + b1`.
+    /// `[n or 1, h1]` the user half `u · W1u`.
     user_half: Vec<f32>,
-    /// Ping-pong activations, `[n, widest layer]` each.
+    /// `[n]` the scores.
     a: Vec<f32>,
-    b: Vec<f32>,
+    /// `0..n`: each pair's own row of `user_half` (pairs only).
+    identity: Vec<u32>,
 }
 
 impl Scratch {
@@ -134,31 +138,32 @@ impl Scorer {
     /// If a row is outside its table; rows come from [`user_row`](Self::user_row) and
     /// [`title_row`](Self::title_row).
     pub fn score_user<'s>(&self, user: u32, items: &[u32], scratch: &'s mut Scratch) -> &'s [f32] {
-        let h = self.hidden;
+        let (d, h) = (self.dim, self.hidden);
         let first = &self.model.dense[0];
         let user_half = Scratch::grow(&mut scratch.user_half, h);
-        user_half.copy_from_slice(&first.bias);
+        let user_row = self.model.user_embedding.row(user);
         gemm(
             1,
-            self.dim,
+            d,
             h,
-            self.model.user_embedding.row(user),
+            user_row,
             Op::N,
-            &first.kernel[..self.dim * h],
+            &first.kernel[..d * h],
             Op::N,
-            1.0,
+            0.0,
             user_half,
         );
-        let out = Scratch::grow(&mut scratch.a, items.len() * h);
-        for (row, &item) in out.chunks_exact_mut(h).zip(items) {
-            let start = item as usize * h;
-            let precomputed = &self.item_half[start..start + h];
-            for ((o, &u), &p) in row.iter_mut().zip(user_half.iter()).zip(precomputed) {
-                *o = u + p;
-            }
-        }
-        first.activation.forward(out);
-        self.later_layers(items.len(), scratch)
+        let parts = [
+            Projected {
+                rows: user_half,
+                slots: Which::Shared(0),
+            },
+            Projected {
+                rows: &self.item_half,
+                slots: Which::PerExample(items),
+            },
+        ];
+        self.tower(&parts, items.len(), &mut scratch.a)
     }
 
     /// Scores pairs `(users[i], items[i])` of rows; one score per pair, in order.
@@ -176,17 +181,7 @@ impl Scorer {
         let first = &self.model.dense[0];
         let gathered = Scratch::grow(&mut scratch.users, n * d);
         self.model.user_embedding.gather(users, gathered, d, 0);
-        let out = Scratch::grow(&mut scratch.a, n * h);
-        for (row, &item) in out.chunks_exact_mut(h).zip(items) {
-            let start = item as usize * h;
-            for ((o, &b), &p) in row
-                .iter_mut()
-                .zip(&first.bias)
-                .zip(&self.item_half[start..start + h])
-            {
-                *o = b + p;
-            }
-        }
+        let user_half = Scratch::grow(&mut scratch.user_half, n * h);
         gemm(
             n,
             d,
@@ -195,34 +190,32 @@ impl Scorer {
             Op::N,
             &first.kernel[..d * h],
             Op::N,
-            1.0,
-            out,
+            0.0,
+            user_half,
         );
-        first.activation.forward(out);
-        self.later_layers(n, scratch)
+        scratch.identity.clear();
+        scratch.identity.extend(0..n as u32);
+        let parts = [
+            Projected {
+                rows: user_half,
+                slots: Which::PerExample(&scratch.identity),
+            },
+            Projected {
+                rows: &self.item_half,
+                slots: Which::PerExample(items),
+            },
+        ];
+        self.tower(&parts, n, &mut scratch.a)
     }
 
-    /// Runs layers 2.. on the first layer's outputs in `scratch.a`; returns the `n` scores.
-    fn later_layers<'s>(&self, n: usize, scratch: &'s mut Scratch) -> &'s [f32] {
-        let mut width = self.hidden;
-        let mut in_a = true;
-        for layer in &self.model.dense[1..] {
-            let (src, dst) = if in_a {
-                (&scratch.a, &mut scratch.b)
-            } else {
-                (&scratch.b, &mut scratch.a)
-            };
-            let dst = Scratch::grow(dst, n * layer.units);
-            layer.forward(&src[..n * width], n, dst);
-            width = layer.units;
-            in_a = !in_a;
-        }
-        // The last layer has one unit, so the first n values are the scores.
-        if in_a {
-            &scratch.a[..n]
-        } else {
-            &scratch.b[..n]
-        }
+    /// The first layer's bias and activation on the summed halves, then layers 2.., a tile of
+    /// rows at a time; returns the `n` scores (the last layer has one unit).
+    fn tower<'s>(&self, parts: &[Projected<'_>], n: usize, out: &'s mut Vec<f32>) -> &'s [f32] {
+        let dense = &self.model.dense;
+        let width = dense[dense.len() - 1].units;
+        let out = Scratch::grow(out, n * width);
+        forward_tiled(&dense[0], parts, &dense[1..], n, out);
+        &out[..n]
     }
 }
 

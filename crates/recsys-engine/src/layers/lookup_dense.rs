@@ -9,7 +9,7 @@
 //! the kernel block's gradient and the embedding row's gradient are products of those sums.
 //! This is the trick ranking models with a wide first layer use to train at the arithmetic floor.
 
-use super::{Dense, DenseGrads, DistinctIds, Embedding};
+use super::{Dense, DenseGrads, DistinctIds, Embedding, Projected, Which};
 use crate::matmul::{Op, gemm};
 use crate::parallel::{SharedMut, for_each_block};
 
@@ -50,6 +50,33 @@ impl LookupProjection {
             projected: vec![0.0; distinct * units],
             d_projected: vec![0.0; distinct * units],
             d_gathered: vec![0.0; distinct * dim],
+        }
+    }
+
+    /// Buffers for the forward pass only (evaluation, serving): none of the gradient buffers,
+    /// which for a batch of 8,192 and 256 units take 16 MiB per lookup on two threads.
+    pub fn for_inference(table_rows: usize, dim: usize, units: usize, max_batch: usize) -> Self {
+        let distinct = max_batch.min(table_rows);
+        LookupProjection {
+            ids: DistinctIds::new(table_rows, max_batch),
+            dim,
+            units,
+            partials: Vec::new(),
+            tasks: 0,
+            capacity: distinct,
+            gathered: vec![0.0; distinct * dim],
+            projected: vec![0.0; distinct * units],
+            d_projected: Vec::new(),
+            d_gathered: Vec::new(),
+        }
+    }
+
+    /// The last batch's projected distinct rows and which row each example uses, as the tiled
+    /// forward pass ([`forward_tiled`](super::forward_tiled)) takes them.
+    pub fn projected(&self) -> Projected<'_> {
+        Projected {
+            rows: &self.projected[..self.ids.rows().len() * self.units],
+            slots: Which::PerExample(self.ids.slots()),
         }
     }
 
@@ -139,6 +166,25 @@ impl Dense {
         &self.kernel[offset * self.units..(offset + width) * self.units]
     }
 
+    /// The first half of [`forward_lookups`](Self::forward_lookups): each lookup's distinct rows
+    /// projected through its block of the kernel, nothing combined yet.
+    pub fn project_lookups(
+        &self,
+        parts: &mut [LookupProjection],
+        tables: &[&Embedding],
+        ids: &[&[u32]],
+    ) {
+        let mut offset = 0;
+        for ((part, table), ids) in parts.iter_mut().zip(tables).zip(ids) {
+            part.project(table, self.kernel_block(offset, part.dim), ids);
+            offset += part.dim;
+        }
+        assert_eq!(
+            offset, self.input_dim,
+            "lookup widths must add up to the layer's input"
+        );
+    }
+
     /// Forward pass of a layer whose input is `concat(tables[0][ids[0][i]], tables[1][ids[1][i]], …)`,
     /// computed per distinct id; `out` is `[batch, units]`.
     pub fn forward_lookups(
@@ -149,15 +195,7 @@ impl Dense {
         out: &mut [f32],
     ) {
         let batch = ids[0].len();
-        let mut offset = 0;
-        for ((part, table), ids) in parts.iter_mut().zip(tables).zip(ids) {
-            part.project(table, self.kernel_block(offset, part.dim), ids);
-            offset += part.dim;
-        }
-        assert_eq!(
-            offset, self.input_dim,
-            "lookup widths must add up to the layer's input"
-        );
+        self.project_lookups(parts, tables, ids);
         // One pass per row, rows split across cores: bias + Σ_f projected_f[slot_f[i]], then
         // the activation, while the row is in cache.
         let parts: &[LookupProjection] = parts;

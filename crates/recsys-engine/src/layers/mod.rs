@@ -8,9 +8,11 @@ pub mod dense;
 pub mod distinct;
 pub mod embedding;
 pub mod lookup_dense;
+pub mod tiled;
 
 pub use activation::Activation;
 pub use dense::{Dense, DenseGrads};
 pub use distinct::DistinctIds;
 pub use embedding::{Embedding, SparseGrad};
 pub use lookup_dense::LookupProjection;
+pub use tiled::{Projected, Which, forward_tiled};

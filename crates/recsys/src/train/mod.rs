@@ -15,7 +15,7 @@ use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
 pub use config::{FirstLayer, OptimizerKind, TrainConfig, ValidTrainConfig};
-pub(crate) use step::Forward;
+pub(crate) use step::Predictor;
 use step::Step;
 
 use crate::model::RankingModel;
@@ -224,7 +224,7 @@ pub fn evaluate(model: &RankingModel, test: &Examples, batch_size: usize) -> Res
         return Err(Error::InvalidInput("no evaluation examples".into()));
     }
     let batch = batch_size.clamp(1, test.len());
-    let mut fwd = Forward::new(model, batch, FirstLayer::PerDistinctId);
+    let mut fwd = Predictor::new(model, batch);
     let mut task = recsys_engine::RankingTask::default();
     for ((u, t), y) in test
         .users

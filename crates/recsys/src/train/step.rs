@@ -9,7 +9,9 @@
 //! `recsys_engine::layers::lookup_dense`) or per example on the concatenated embeddings (the
 //! textbook computation, kept as the reference the fast path is tested against).
 
-use recsys_engine::{DenseGrads, LookupProjection, Optimizer, RankingTask, Slots, SparseGrad};
+use recsys_engine::{
+    DenseGrads, LookupProjection, Optimizer, RankingTask, Slots, SparseGrad, forward_tiled,
+};
 
 use super::FirstLayer;
 use crate::model::RankingModel;
@@ -83,6 +85,40 @@ impl Forward {
             layer.forward(&before[i - 1], batch, &mut rest[0]);
         }
         &self.acts[model.dense.len() - 1][..batch]
+    }
+}
+
+/// Inference buffers: the first layer per distinct id, then the rest of the tower a tile of rows
+/// at a time ([`forward_tiled`]), so nothing but the predictions is written to memory.
+#[derive(Debug)]
+pub(crate) struct Predictor {
+    parts: [LookupProjection; 2],
+    out: Vec<f32>,
+}
+
+impl Predictor {
+    pub(crate) fn new(model: &RankingModel, capacity: usize) -> Self {
+        let d = model.config.embedding_dim;
+        let units = model.dense[0].units;
+        let part = |rows| LookupProjection::for_inference(rows, d, units, capacity);
+        Predictor {
+            parts: [
+                part(model.user_embedding.rows),
+                part(model.movie_embedding.rows),
+            ],
+            out: vec![0.0; capacity * model.dense[model.dense.len() - 1].units],
+        }
+    }
+
+    /// Predictions for the pairs `(users[i], titles[i])`; at most `capacity` of them.
+    pub(crate) fn run(&mut self, model: &RankingModel, users: &[u32], titles: &[u32]) -> &[f32] {
+        let batch = users.len();
+        let first = &model.dense[0];
+        let tables = [&model.user_embedding, &model.movie_embedding];
+        first.project_lookups(&mut self.parts, &tables, &[users, titles]);
+        let parts = [self.parts[0].projected(), self.parts[1].projected()];
+        forward_tiled(first, &parts, &model.dense[1..], batch, &mut self.out);
+        &self.out[..batch]
     }
 }
 

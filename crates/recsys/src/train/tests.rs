@@ -1,5 +1,6 @@
 use recsys_data::Vocabulary;
 
+use super::step::Forward;
 use super::*;
 use crate::model::RankingModelConfig;
 

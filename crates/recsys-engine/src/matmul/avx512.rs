@@ -1,0 +1,335 @@
+//! The engine's own AVX-512 product, for the shapes recommenders have.
+//!
+//! A ranking model's products are tall and thin: a batch of thousands of rows times a weight
+//! matrix of at most a few hundred columns, or the transpose of such a batch times another. A
+//! general GEMM packs both operands into panels on every call (for the tutorial that is 12% of
+//! an epoch, and an allocation per product); here neither the batch nor its transpose is packed:
+//! a 12 × 32 register tile broadcasts `a`'s values straight from memory at any strides, and `b`
+//! is read in place whenever its columns are contiguous (only a transposed `b`, always a small
+//! weight matrix in this engine, is copied into a reused buffer). The tile keeps 24 of the 32
+//! vector registers as accumulators, so the loop is bound by the FMA units, not by loads.
+//!
+//! Work is split across rayon's pool by rows of `c` (or by columns, when `c` is short), and
+//! every element of `c` is summed over `k` in the same order whatever the split: results do not
+//! depend on the number of threads.
+
+use std::arch::x86_64::*;
+use std::cell::Cell;
+
+use super::Op;
+
+/// Rows of `c` per register tile.
+const MR: usize = 12;
+/// Columns of `c` per register tile: two 16-lane vectors.
+const NR: usize = 32;
+/// Depth of one pass over `k`, so a `KC × NR` panel of `b` (32 KiB) stays in L1.
+const KC: usize = 256;
+/// How many steps along `k` ahead of the kernel each row of `a` is prefetched.
+const PREFETCH: usize = 32;
+/// Products smaller than this many multiply-adds run on the calling thread only.
+const PARALLEL_MIN: usize = 1 << 20;
+
+/// Whether this CPU can run [`gemm`].
+pub(super) fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+thread_local! {
+    /// The buffer a transposed `b` is copied into, kept between calls (taken out while in use,
+    /// so a nested call on the same thread allocates its own instead of aliasing it).
+    static TRANSPOSED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Pointers into the operands, shared by the threads that work on disjoint parts of `c`.
+#[derive(Clone, Copy)]
+struct Operands {
+    /// `a[i, p]` is at `a + i·rsa + p·csa`.
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    /// `b[p, j]` is at `b + p·rsb + j`.
+    b: *const f32,
+    rsb: usize,
+    /// `c[i, j]` is at `c + i·rsc + j`.
+    c: *mut f32,
+    rsc: usize,
+    k: usize,
+    beta: f32,
+}
+
+// SAFETY: the threads given copies of `Operands` read `a` and `b` only and write disjoint
+// blocks of `c` (see `split`).
+unsafe impl Send for Operands {}
+unsafe impl Sync for Operands {}
+
+/// `c = a · b + beta · c` on AVX-512. The caller (`super::gemm`) has checked the slice lengths
+/// and that `m`, `k` and `n` are not zero.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    op_a: Op,
+    b: &[f32],
+    op_b: Op,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let (rsa, csa) = match op_a {
+        Op::N => (k, 1),
+        Op::T => (1, m),
+    };
+    if n == 1 {
+        // A matrix-vector product (a rating layer): one lane of each tile would do all the
+        // work, so it gets loops of its own. `b` is k contiguous values in both layouts.
+        // SAFETY: AVX-512 was detected before this backend was chosen.
+        unsafe { matvec(m, k, a, rsa, csa, &b[..k], beta, &mut c[..m]) };
+        return;
+    }
+    let mut transposed = Vec::new();
+    let b_ptr = match op_b {
+        Op::N => b.as_ptr(),
+        Op::T => {
+            transposed = TRANSPOSED.take();
+            transposed.clear();
+            transposed.resize(k * n, 0.0);
+            for (j, col) in b[..k * n].chunks_exact(k).enumerate() {
+                for (p, &v) in col.iter().enumerate() {
+                    transposed[p * n + j] = v;
+                }
+            }
+            transposed.as_ptr()
+        }
+    };
+    let ops = Operands {
+        a: a.as_ptr(),
+        rsa,
+        csa,
+        b: b_ptr,
+        rsb: n,
+        c: c.as_mut_ptr(),
+        rsc: n,
+        k,
+        beta,
+    };
+    let parts = if m * n * k >= PARALLEL_MIN {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    // SAFETY: the caller checked that `a`, `b` and `c` hold `m×k`, `k×n` and `m×n` values at
+    // these strides, and `transposed` (when used) holds `k×n`; `split` covers `c` once.
+    unsafe { split(ops, 0..m, 0..n, parts) };
+    if op_b == Op::T {
+        TRANSPOSED.set(transposed);
+    }
+}
+
+/// Computes the block `rows × cols` of `c`, in `parts` pieces run in parallel.
+///
+/// # Safety
+/// `ops` must be valid for every element of the block, and no other thread may touch it.
+unsafe fn split(
+    ops: Operands,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    parts: usize,
+) {
+    let (m, n) = (rows.len(), cols.len());
+    if parts > 1 && m >= 2 * MR {
+        let mid = rows.start + (m / 2).div_ceil(MR) * MR;
+        let (lo, hi) = (parts / 2, parts - parts / 2);
+        rayon::join(
+            // SAFETY: the two halves of the rows are disjoint blocks of `c`.
+            || unsafe { split(ops, rows.start..mid, cols.clone(), lo) },
+            || unsafe { split(ops, mid..rows.end, cols.clone(), hi) },
+        );
+    } else if parts > 1 && n >= 2 * NR {
+        let mid = cols.start + (n / 2).div_ceil(NR) * NR;
+        let (lo, hi) = (parts / 2, parts - parts / 2);
+        rayon::join(
+            // SAFETY: the two halves of the columns are disjoint blocks of `c`.
+            || unsafe { split(ops, rows.clone(), cols.start..mid, lo) },
+            || unsafe { split(ops, rows.clone(), mid..cols.end, hi) },
+        );
+    } else {
+        // SAFETY: forwarded from the caller; AVX-512 was detected before `gemm` was chosen.
+        unsafe { block(ops, rows, cols) }
+    }
+}
+
+/// Computes the block `rows × cols` of `c` on this thread, tile by tile.
+#[target_feature(enable = "avx512f")]
+unsafe fn block(ops: Operands, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) {
+    let mut p0 = 0;
+    while p0 < ops.k {
+        let kc = KC.min(ops.k - p0);
+        // The first pass over k applies beta; later passes add to what the first wrote.
+        let beta = if p0 == 0 { ops.beta } else { 1.0 };
+        // Row tiles outside, column panels inside: a tile's rows of `a` (MR × KC) stay in L1
+        // across the panels, and the KC × n block of `b` stays in L2 across the row tiles.
+        for i0 in rows.clone().step_by(MR) {
+            let mr = MR.min(rows.end - i0);
+            for j0 in cols.clone().step_by(NR) {
+                let nr = NR.min(cols.end - j0);
+                let tile = Tile {
+                    a: ops.a.wrapping_add(i0 * ops.rsa + p0 * ops.csa),
+                    rsa: ops.rsa,
+                    csa: ops.csa,
+                    b: ops.b.wrapping_add(p0 * ops.rsb + j0),
+                    rsb: ops.rsb,
+                    c: ops.c.wrapping_add(i0 * ops.rsc + j0),
+                    rsc: ops.rsc,
+                    kc,
+                    nr,
+                    beta,
+                };
+                // SAFETY: the tile lies inside the block the caller vouched for.
+                unsafe { tile_dispatch(tile, mr) }
+            }
+        }
+        p0 += kc;
+    }
+}
+
+/// One register tile: `c[..mr, ..nr] = a[..mr, ..kc] · b[..kc, ..nr] + beta · c`.
+#[derive(Clone, Copy)]
+struct Tile {
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    c: *mut f32,
+    rsc: usize,
+    kc: usize,
+    nr: usize,
+    beta: f32,
+}
+
+/// Runs the kernel compiled for exactly `mr` rows (the last tile of a block may be short).
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_dispatch(t: Tile, mr: usize) {
+    // SAFETY (all arms): forwarded from the caller.
+    unsafe {
+        match mr {
+            12 => kernel::<12>(t),
+            11 => kernel::<11>(t),
+            10 => kernel::<10>(t),
+            9 => kernel::<9>(t),
+            8 => kernel::<8>(t),
+            7 => kernel::<7>(t),
+            6 => kernel::<6>(t),
+            5 => kernel::<5>(t),
+            4 => kernel::<4>(t),
+            3 => kernel::<3>(t),
+            2 => kernel::<2>(t),
+            1 => kernel::<1>(t),
+            _ => unreachable!("a tile has 1..=12 rows"),
+        }
+    }
+}
+
+/// The lanes of a 32-column tile that hold real columns when it has `nr` of them.
+fn lane_masks(nr: usize) -> (__mmask16, __mmask16) {
+    let mask = |n: usize| -> __mmask16 {
+        if n >= 16 {
+            0xFFFF
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    };
+    (mask(nr), mask(nr.saturating_sub(16)))
+}
+
+/// The register tile itself: `R` rows × 32 columns of accumulators, masked to `nr` columns.
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel<const R: usize>(t: Tile) {
+    let (m0, m1) = lane_masks(t.nr);
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    for p in 0..t.kc {
+        // SAFETY: masked-off lanes are not read; the rest lie inside `b` and `a`.
+        unsafe {
+            let bp = t.b.wrapping_add(p * t.rsb);
+            let b0 = _mm512_maskz_loadu_ps(m0, bp);
+            let b1 = _mm512_maskz_loadu_ps(m1, bp.wrapping_add(16));
+            let ap = t.a.wrapping_add(p * t.csa);
+            // `a` is read in place at any strides, so the hardware prefetcher cannot see the
+            // rows as one stream: fetch each row's line PREFETCH steps ahead (a hint only,
+            // never a fault, even past the end).
+            if t.csa != 1 || p % 16 == 0 {
+                let ahead = ap.wrapping_add(PREFETCH * t.csa);
+                for r in 0..R {
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(r * t.rsa) as *const i8);
+                }
+            }
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_ps(*ap.wrapping_add(r * t.rsa));
+                acc[0] = _mm512_fmadd_ps(x, b0, acc[0]);
+                acc[1] = _mm512_fmadd_ps(x, b1, acc[1]);
+            }
+        }
+    }
+    let beta = _mm512_set1_ps(t.beta);
+    for (r, acc) in acc.iter().enumerate() {
+        // SAFETY: as above, for row `r` of `c`.
+        unsafe {
+            let cp = t.c.wrapping_add(r * t.rsc);
+            for (h, (&v, mask)) in acc.iter().zip([m0, m1]).enumerate() {
+                let cp = cp.wrapping_add(16 * h);
+                let v = if t.beta == 0.0 {
+                    v
+                } else {
+                    _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mask, cp), v)
+                };
+                _mm512_mask_storeu_ps(cp, mask, v);
+            }
+        }
+    }
+}
+
+/// `c = a · b + beta · c` for a column vector `b` of `k` values, `a` at strides `(rsa, csa)`
+/// with one of them 1; written as plain loops the compiler vectorises for AVX-512.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn matvec(
+    m: usize,
+    k: usize,
+    a: &[f32],
+    rsa: usize,
+    csa: usize,
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) {
+    if csa == 1 {
+        // Rows of `a` are contiguous: one dot product per row, in 16 independent lanes.
+        for (i, ci) in c.iter_mut().enumerate() {
+            let row = &a[i * rsa..i * rsa + k];
+            let mut lanes = [0.0f32; 16];
+            let (body, tail) = (row.chunks_exact(16), row.len() / 16 * 16);
+            for (chunk, bs) in body.zip(b.chunks_exact(16)) {
+                for ((l, &x), &y) in lanes.iter_mut().zip(chunk).zip(bs) {
+                    *l += x * y;
+                }
+            }
+            let mut sum: f32 = lanes.iter().sum();
+            for (x, y) in row[tail..].iter().zip(&b[tail..]) {
+                sum += x * y;
+            }
+            *ci = if beta == 0.0 { sum } else { sum + beta * *ci };
+        }
+    } else {
+        // Columns of `a` are contiguous (`a` holds the transpose): c += b[p] · a[p, ..].
+        debug_assert_eq!(rsa, 1);
+        for v in c.iter_mut() {
+            *v = if beta == 0.0 { 0.0 } else { beta * *v };
+        }
+        for (p, &bp) in b.iter().enumerate() {
+            for (v, &x) in c.iter_mut().zip(&a[p * csa..p * csa + m]) {
+                *v += bp * x;
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Matrix products: the one place the engine multiplies matrices.
+//!
+//! Every layer's forward and backward pass is a handful of products of row-major `f32`
+//! matrices, some of them transposed. [`gemm`] checks the shapes against the slices once, then
+//! runs the engine's own AVX-512 kernel (`avx512`, on rayon's pool, allocation-free) where the
+//! CPU has it, and `matrixmultiply::sgemm` (built with its `threading` feature;
+//! `MATMUL_NUM_THREADS` caps it) everywhere else. `RECSYS_GEMM=matrixmultiply` forces the
+//! latter, so benchmarks can compare the two in one run.
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Products computed so far, by either backend.
+static GEMM_CALLS: AtomicU64 = AtomicU64::new(0);
+/// Products handed to `matrixmultiply` so far (it allocates packing buffers on every call; the
+/// allocation test allows exactly those in a warm training step).
+static FALLBACK_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// How many products [`gemm`] has computed in this process.
+pub fn gemm_calls() -> u64 {
+    GEMM_CALLS.load(Ordering::Relaxed)
+}
+
+/// How many of [`gemm_calls`] went to `matrixmultiply` rather than the engine's own kernel.
+pub fn fallback_calls() -> u64 {
+    FALLBACK_CALLS.load(Ordering::Relaxed)
+}
+
+/// Which implementation computes the products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The engine's AVX-512 kernel (x86-64 CPUs with AVX-512F).
+    Avx512,
+    /// The `matrixmultiply` crate (every other CPU, or `RECSYS_GEMM=matrixmultiply`).
+    MatrixMultiply,
+}
+
+/// The backend [`gemm`] uses in this process: chosen once, from the CPU and `RECSYS_GEMM`.
+pub fn backend() -> Backend {
+    static CHOSEN: OnceLock<Backend> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        let forced = std::env::var("RECSYS_GEMM").is_ok_and(|v| v == "matrixmultiply");
+        #[cfg(target_arch = "x86_64")]
+        if !forced && avx512::available() {
+            return Backend::Avx512;
+        }
+        let _ = forced;
+        Backend::MatrixMultiply
+    })
+}
+
+/// How a matrix operand is stored: row-major as given, or row-major of its transpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// The slice holds the matrix itself, row-major.
+    N,
+    /// The slice holds the matrix's transpose, row-major (so the matrix is read column-major).
+    T,
+}
+
+/// [`gemm`] through `matrixmultiply` when `matrixmultiply` is true, else through the backend
+/// [`gemm`] would pick: for benchmarks that compare the two in one process.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with(
+    matrixmultiply: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    op_a: Op,
+    b: &[f32],
+    op_b: Op,
+    beta: f32,
+    c: &mut [f32],
+) {
+    if matrixmultiply && m * k * n > 0 {
+        check_shapes(m, k, n, a, b, c);
+        with_matrixmultiply(m, k, n, a, op_a, b, op_b, beta, c);
+    } else {
+        gemm(m, k, n, a, op_a, b, op_b, beta, c);
+    }
+}
+
+/// `c = a · b + beta · c`, where `a` is logically `m × k`, `b` is `k × n` and `c` is `m × n`,
+/// all row-major; `op_a`/`op_b` say whether the slices hold the operands or their transposes.
+///
+/// `beta = 0` overwrites `c` (its old contents are ignored, NaN included); `beta = 1` adds.
+///
+/// # Panics
+/// If a slice is shorter than its shape needs: that is a bug in the caller, not bad input.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    op_a: Op,
+    b: &[f32],
+    op_b: Op,
+    beta: f32,
+    c: &mut [f32],
+) {
+    check_shapes(m, k, n, a, b, c);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // An empty sum: c = beta * c, with beta = 0 meaning "overwrite".
+        for v in &mut c[..m * n] {
+            *v = if beta == 0.0 { 0.0 } else { *v * beta };
+        }
+        return;
+    }
+    GEMM_CALLS.fetch_add(1, Ordering::Relaxed);
+    match backend() {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 => avx512::gemm(m, k, n, a, op_a, b, op_b, beta, c),
+        _ => {
+            FALLBACK_CALLS.fetch_add(1, Ordering::Relaxed);
+            with_matrixmultiply(m, k, n, a, op_a, b, op_b, beta, c);
+        }
+    }
+}
+
+/// Panics unless `a`, `b` and `c` hold at least `m×k`, `k×n` and `m×n` values.
+fn check_shapes(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) {
+    assert!(
+        a.len() >= m * k,
+        "gemm: a has {} values, needs {m}x{k}",
+        a.len()
+    );
+    assert!(
+        b.len() >= k * n,
+        "gemm: b has {} values, needs {k}x{n}",
+        b.len()
+    );
+    assert!(
+        c.len() >= m * n,
+        "gemm: c has {} values, needs {m}x{n}",
+        c.len()
+    );
+}
+
+/// [`gemm`] through `matrixmultiply::sgemm`, for shapes [`gemm`] has checked and `m, k, n > 0`.
+#[allow(clippy::too_many_arguments)]
+fn with_matrixmultiply(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    op_a: Op,
+    b: &[f32],
+    op_b: Op,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let (rsa, csa) = match op_a {
+        Op::N => (k as isize, 1),
+        Op::T => (1, m as isize),
+    };
+    let (rsb, csb) = match op_b {
+        Op::N => (n as isize, 1),
+        Op::T => (1, k as isize),
+    };
+    // SAFETY: `gemm`'s asserts guarantee every index the strides reach lies inside the slices:
+    // a's largest offset is (m-1)*rsa + (k-1)*csa = m*k - 1 in both layouts, likewise b and c.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Textbook triple loop, in f64, as the reference.
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], op_a: Op, b: &[f32], op_b: Op) -> Vec<f32> {
+        let at = |i: usize, p: usize| match op_a {
+            Op::N => a[i * k + p],
+            Op::T => a[p * m + i],
+        };
+        let bt = |p: usize, j: usize| match op_b {
+            Op::N => b[p * n + j],
+            Op::T => b[j * k + p],
+        };
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|p| at(i, p) as f64 * bt(p, j) as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn all_transpose_combinations_match_the_textbook_product() {
+        let (m, k, n) = (5, 7, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+        for op_a in [Op::N, Op::T] {
+            for op_b in [Op::N, Op::T] {
+                let want = naive(m, k, n, &a, op_a, &b, op_b);
+                let mut c = vec![f32::NAN; m * n];
+                gemm(m, k, n, &a, op_a, &b, op_b, 0.0, &mut c);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((x - y).abs() < 1e-5, "{op_a:?}{op_b:?}: {x} vs {y}");
+                }
+                // beta = 1 accumulates onto what is there.
+                gemm(m, k, n, &a, op_a, &b, op_b, 1.0, &mut c);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((x - 2.0 * y).abs() < 1e-5);
+                }
+            }
+        }
+    }
+
+    /// Both backends, every transpose combination, shapes that leave partial tiles, that cross
+    /// the kernel's depth blocking and that are big enough to be split across threads.
+    #[test]
+    fn every_backend_matches_the_textbook_product_on_awkward_shapes() {
+        type Gemm = fn(usize, usize, usize, &[f32], Op, &[f32], Op, f32, &mut [f32]);
+        let mut backends: Vec<(&str, Gemm)> = vec![("matrixmultiply", with_matrixmultiply)];
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            backends.push(("avx512", avx512::gemm));
+        }
+        let shapes = [
+            (1, 1, 1),
+            (1, 256, 64),
+            (13, 300, 33),
+            (25, 7, 1),
+            (12, 64, 256),
+            (37, 520, 17),
+            (300, 600, 70),
+        ];
+        for (name, gemm) in backends {
+            for (m, k, n) in shapes {
+                let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+                for (op_a, op_b) in [
+                    (Op::N, Op::N),
+                    (Op::T, Op::N),
+                    (Op::N, Op::T),
+                    (Op::T, Op::T),
+                ] {
+                    let want = naive(m, k, n, &a, op_a, &b, op_b);
+                    let tol = 1e-5 * (k as f32).sqrt().max(1.0);
+                    // beta = 0 ignores what is there, NaN included; 0.5 scales it.
+                    let mut c = vec![f32::NAN; m * n + 3];
+                    gemm(m, k, n, &a, op_a, &b, op_b, 0.0, &mut c);
+                    let mut c2 = c.clone();
+                    gemm(m, k, n, &a, op_a, &b, op_b, 0.5, &mut c2);
+                    for ((x, x2), y) in c.iter().zip(&c2).zip(&want) {
+                        let case = format!("{name} {m}x{k}x{n} {op_a:?}{op_b:?}");
+                        assert!((x - y).abs() < tol, "{case}: {x} vs {y}");
+                        assert!((x2 - 1.5 * y).abs() < 1.5 * tol, "{case} beta: {x2} vs {y}");
+                    }
+                    assert!(
+                        c[m * n..].iter().all(|v| v.is_nan()),
+                        "{name}: wrote past c"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_inner_dimension_clears_or_scales() {
+        let mut c = vec![f32::NAN; 4];
+        gemm(2, 0, 2, &[], Op::N, &[], Op::N, 0.0, &mut c);
+        assert_eq!(c, vec![0.0; 4]);
+    }
+}
