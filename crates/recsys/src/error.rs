@@ -80,6 +80,16 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The error of `predict` given `users` user ids but `titles` titles.
+    pub(crate) fn check_pairs(users: usize, titles: usize) -> Result<()> {
+        if users == titles {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(format!(
+            "predict: {users} user ids but {titles} movie titles; pass one of each per pair"
+        )))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -36,6 +36,7 @@
 
 pub mod artifact;
 mod error;
+pub mod mf;
 pub mod model;
 pub mod scorer;
 pub mod train;

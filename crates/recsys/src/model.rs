@@ -137,13 +137,7 @@ impl RankingModel {
         user_ids: &[U],
         movie_titles: &[T],
     ) -> Result<Vec<f32>> {
-        if user_ids.len() != movie_titles.len() {
-            return Err(Error::InvalidInput(format!(
-                "predict: {} user ids but {} movie titles; pass one of each per pair",
-                user_ids.len(),
-                movie_titles.len()
-            )));
-        }
+        Error::check_pairs(user_ids.len(), movie_titles.len())?;
         let users: Vec<u32> = user_ids
             .iter()
             .map(|u| self.user_vocabulary.lookup(u.as_ref()))

@@ -96,6 +96,9 @@ pub struct EpochReport {
     pub metrics: Metrics,
     /// Wall-clock seconds the epoch took.
     pub seconds: f64,
+    /// Metrics on the validation split, when training holds one out (Keras's `val_` metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Metrics>,
 }
 
 /// Keras-named ranking metrics, as `fit`'s history and `evaluate` report them.
@@ -205,6 +208,7 @@ fn run_epochs(
             epoch,
             metrics: step.task.metrics().into(),
             seconds: start.elapsed().as_secs_f64(),
+            validation: None,
         };
         observer.epoch_end(epoch, &report);
         history.epochs.push(report);

@@ -1,0 +1,1 @@
+//! Biased MF trained by gradient descent (placeholder, filled in below).
