@@ -162,6 +162,46 @@ impl BiasedMf {
     }
 }
 
+/// `[lowest, highest]` rating in `examples`, the range predictions are clamped to (`None` if
+/// every rating is the same).
+pub fn rating_range(examples: &Examples) -> Option<[f32; 2]> {
+    let (lo, hi) = examples
+        .ratings
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, h), &r| (l.min(r), h.max(r)));
+    (lo < hi).then_some([lo, hi])
+}
+
+/// The mean rating (the global bias both trainers fix).
+pub fn mean_rating(examples: &Examples) -> f32 {
+    let sum: f64 = examples.ratings.iter().map(|&r| r as f64).sum();
+    (sum / examples.len().max(1) as f64) as f32
+}
+
+/// Carves a validation split out of `examples`: a seeded shuffle, then the first
+/// `round(fraction · n)` examples validate and the rest train. Returns `(train, validation)`.
+pub fn split_validation(
+    examples: &Examples,
+    fraction: f64,
+    seed: u64,
+) -> Result<(Examples, Examples)> {
+    if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
+        return Err(Error::Config {
+            field: "validation-fraction",
+            allowed: "a number in [0, 1)",
+            value: fraction.to_string(),
+        });
+    }
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    // A stream of its own: not the weights' nor the training shuffle's.
+    recsys_data::shuffle(&mut order, seed ^ 0x5EED_0F7A_11D8);
+    let cut = (fraction * examples.len() as f64).round() as usize;
+    Ok((
+        examples.permuted(&order[cut..]),
+        examples.permuted(&order[..cut]),
+    ))
+}
+
 /// RMSE and MSE of `model` on `examples` (clamped predictions; no regularization).
 pub fn evaluate(model: &BiasedMf, examples: &Examples) -> Result<Metrics> {
     if examples.is_empty() {

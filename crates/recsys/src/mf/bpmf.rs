@@ -154,11 +154,7 @@ pub fn fit_bpmf(
         return Err(Error::InvalidInput("no training examples".into()));
     }
     let (d, s) = (cfg.factors, cfg.samples);
-    let (lo, hi) = train
-        .ratings
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(l, h), &r| (l.min(r), h.max(r)));
-    let clip = (lo < hi).then_some([lo, hi]);
+    let clip = super::rating_range(train);
     let mut model = BiasedMf::zeros(
         BiasedMfConfig {
             factors: d * s,
@@ -168,7 +164,7 @@ pub fn fit_bpmf(
         titles,
     )?;
     let n = train.len() as f64;
-    let global = (train.ratings.iter().map(|&r| r as f64).sum::<f64>() / n) as f32;
+    let global = super::mean_rating(train);
     model.global_bias = global;
     let (nu, ni) = (model.user_factors.rows, model.item_factors.rows);
     let mut init = SampleRng::new(cfg.seed);
@@ -226,7 +222,8 @@ pub fn fit_bpmf(
                     } else {
                         sum[j] = p;
                     }
-                    (global as f64 + sum[j] / averaged).clamp(lo as f64, hi as f64) as f32
+                    let p = global + (sum[j] / averaged) as f32;
+                    clip.map_or(p, |[lo, hi]| p.clamp(lo, hi))
                 })
                 .collect();
             let mut t = RankingTask::default();
@@ -407,4 +404,4 @@ fn draw_biases(side: &mut Side, other: &Side, given: &Given) -> f64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -59,7 +59,7 @@ impl Examples {
     }
 
     /// The examples in a new order (`order[i]` is the source of position `i`).
-    fn permuted(&self, order: &[usize]) -> Self {
+    pub(crate) fn permuted(&self, order: &[usize]) -> Self {
         Examples {
             users: order.iter().map(|&i| self.users[i]).collect(),
             titles: order.iter().map(|&i| self.titles[i]).collect(),
