@@ -19,6 +19,26 @@ use serde::{Deserialize, Serialize};
 use crate::train::{Examples, Metrics};
 use crate::{Error, Result};
 
+/// Which trainer made a biased MF, with its settings (recorded in the model's manifest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfTrainer {
+    /// Bayesian MF by Gibbs sampling.
+    Bpmf(bpmf::BpmfConfig),
+    /// Gradient descent.
+    Sgd(sgd::MfSgdConfig),
+}
+
+/// A biased-MF training recipe: the trainer and the share of the training data held out for
+/// validation (early stopping and per-epoch `val_` metrics; 0 trains on everything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfRecipe {
+    /// The trainer and its settings.
+    pub trainer: MfTrainer,
+    /// Share of the training examples held out, drawn with the trainer's seed.
+    pub validation_fraction: f64,
+}
+
 /// The factorization's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BiasedMfConfig {
@@ -123,33 +143,18 @@ impl BiasedMf {
         user_ids: &[U],
         movie_titles: &[T],
     ) -> Result<Vec<f32>> {
-        Error::check_pairs(user_ids.len(), movie_titles.len())?;
-        let e = self.encode_pairs(user_ids, movie_titles);
-        Ok(self.predict_rows(&e.users, &e.titles))
-    }
-
-    fn encode_pairs<U: AsRef<str>, T: AsRef<str>>(&self, users: &[U], titles: &[T]) -> Examples {
-        Examples {
-            users: users
-                .iter()
-                .map(|u| self.user_vocabulary.lookup(u.as_ref()))
-                .collect(),
-            titles: titles
-                .iter()
-                .map(|t| self.title_vocabulary.lookup(t.as_ref()))
-                .collect(),
-            ratings: Vec::new(),
-        }
+        let (users, titles) = crate::model::lookup_pairs(
+            &self.user_vocabulary,
+            &self.title_vocabulary,
+            user_ids,
+            movie_titles,
+        )?;
+        Ok(self.predict_rows(&users, &titles))
     }
 
     /// Maps ratings' strings through this model's vocabularies.
     pub fn encode(&self, ratings: &[Rating]) -> Examples {
-        let mut e = self.encode_pairs(
-            &ratings.iter().map(|r| &r.user_id).collect::<Vec<_>>(),
-            &ratings.iter().map(|r| &r.movie_title).collect::<Vec<_>>(),
-        );
-        e.ratings = ratings.iter().map(|r| r.user_rating).collect();
-        e
+        Examples::encode_with(&self.user_vocabulary, &self.title_vocabulary, ratings)
     }
 
     /// Number of trainable values.

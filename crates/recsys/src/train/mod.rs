@@ -10,7 +10,7 @@ mod step;
 
 use std::time::Instant;
 
-use recsys_data::Rating;
+use recsys_data::{Rating, Vocabulary};
 use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
@@ -35,14 +35,16 @@ pub struct Examples {
 impl Examples {
     /// Maps each rating's user id and title through the model's vocabularies.
     pub fn encode(model: &RankingModel, ratings: &[Rating]) -> Self {
+        Self::encode_with(&model.user_vocabulary, &model.title_vocabulary, ratings)
+    }
+
+    /// Maps each rating's user id and title through these vocabularies.
+    pub fn encode_with(users: &Vocabulary, titles: &Vocabulary, ratings: &[Rating]) -> Self {
         Examples {
-            users: ratings
-                .iter()
-                .map(|r| model.user_vocabulary.lookup(&r.user_id))
-                .collect(),
+            users: ratings.iter().map(|r| users.lookup(&r.user_id)).collect(),
             titles: ratings
                 .iter()
-                .map(|r| model.title_vocabulary.lookup(&r.movie_title))
+                .map(|r| titles.lookup(&r.movie_title))
                 .collect(),
             ratings: ratings.iter().map(|r| r.user_rating).collect(),
         }
