@@ -3,9 +3,11 @@
 //!
 //! | preset | model | test RMSE on TFRS's split (median of 5 seeds) |
 //! |---|---|---|
-//! | `tutorial` | the TFRS ranking model, 3 epochs of Adagrad | see `docs/experiments.md` |
-//! | `mf-sgd` | biased MF, SGD with L2 and early stopping | see `docs/experiments.md` |
-//! | `best` | biased MF, Bayesian (BPMF) by Gibbs sampling | see `docs/experiments.md` |
+//! | `tutorial` | the TFRS ranking model, 3 epochs of Adagrad | 1.1146 |
+//! | `mf-sgd` | biased MF, SGD with L2 and early stopping | 0.9232 |
+//! | `best` | biased MF, Bayesian (BPMF) by Gibbs sampling | 0.9006 |
+//!
+//! (Measured on this project's machine; commands and ranges in `docs/experiments.md`.)
 
 use serde::{Deserialize, Serialize};
 
