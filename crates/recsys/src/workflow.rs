@@ -227,8 +227,9 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
     })
 }
 
-/// Evaluates the model (of any kind) saved in `dir` on `test` ratings, or, without them, on the test split
-/// its manifest records (MovieLens re-split with the same seed, or the test file it used).
+/// Evaluates the model (of any kind) saved in `dir` on `test` ratings, or, without them, on the
+/// test split its manifest records (MovieLens re-split with the same seed, or the test file it
+/// used).
 ///
 /// `data_dir` locates MovieLens for a model trained on it.
 pub fn evaluate_saved(
