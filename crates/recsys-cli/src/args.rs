@@ -13,6 +13,9 @@ use recsys::workflow::DataSpec;
 use recsys_export::{ExportOptions, Format, Inputs, Precision};
 use recsys_serve::{Limits, ModelSpec};
 
+mod preset;
+pub use preset::{MfArgs, PresetArg};
+
 /// recsys: train, evaluate and rank with recommender models — TensorFlow Recommenders' ranking
 /// tutorial, in Rust.
 #[derive(Debug, Parser)]
@@ -30,7 +33,7 @@ pub enum Command {
     /// rank for user 42, save, reload and predict.
     Tutorial(TutorialArgs),
     /// Train a ranking model and save it.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a saved model (on its own test split, or on --test FILE).
     Evaluate(EvaluateArgs),
     /// Rank movies for a user with a saved model.
@@ -61,38 +64,34 @@ pub struct DataDirArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Model shape and training recipe (defaults: the tutorial's).
-#[derive(Debug, Args, Clone)]
+/// Model shape and training recipe. Unset flags take the preset's values (the tutorial's,
+/// without `--preset`).
+#[derive(Debug, Args, Clone, Default)]
 pub struct RecipeArgs {
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
-    pub epochs: usize,
-    /// Examples per training step.
-    #[arg(long, default_value_t = 8192, allow_negative_numbers = true)]
-    pub batch_size: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub learning_rate: f32,
-    /// Optimizer.
-    #[arg(long, value_enum, default_value_t = OptimizerArg::Adagrad)]
-    pub optimizer: OptimizerArg,
-    /// Seed for the split, the weight initialisation and the shuffle.
-    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
-    pub seed: u64,
+    /// Passes over the training data [tutorial: 3].
+    #[arg(long, allow_negative_numbers = true)]
+    pub epochs: Option<usize>,
+    /// Examples per training step [tutorial: 8192].
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<usize>,
+    /// Learning rate [tutorial: 0.1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub learning_rate: Option<f32>,
+    /// Optimizer [tutorial: adagrad].
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Seed for the split, the weight initialisation and the shuffle [default: 42].
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
     /// Keep the training file's order instead of shuffling once before batching.
     #[arg(long)]
     pub no_shuffle: bool,
-    /// Width of the user and movie embeddings.
-    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
-    pub embedding_dim: usize,
-    /// Widths of the hidden ReLU layers, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "256,64",
-        allow_negative_numbers = true
-    )]
-    pub layers: Vec<usize>,
+    /// Width of the user and movie embeddings [tutorial: 32].
+    #[arg(long, allow_negative_numbers = true)]
+    pub embedding_dim: Option<usize>,
+    /// Widths of the hidden ReLU layers, comma-separated [tutorial: 256,64].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub layers: Option<Vec<usize>>,
 }
 
 /// The optimizers, as flag values.
@@ -106,29 +105,39 @@ pub enum OptimizerArg {
     Sgd,
 }
 
+impl OptimizerArg {
+    /// The library's optimizer.
+    pub fn kind(self) -> OptimizerKind {
+        match self {
+            OptimizerArg::Adagrad => OptimizerKind::Adagrad,
+            OptimizerArg::Adam => OptimizerKind::Adam,
+            OptimizerArg::Sgd => OptimizerKind::Sgd,
+        }
+    }
+}
+
 impl RecipeArgs {
-    /// The library's model shape.
+    /// The library's model shape: the flags over the tutorial's.
     pub fn model(&self) -> RankingModelConfig {
+        let d = RankingModelConfig::default();
         RankingModelConfig {
-            embedding_dim: self.embedding_dim,
-            hidden_layers: self.layers.clone(),
+            embedding_dim: self.embedding_dim.unwrap_or(d.embedding_dim),
+            hidden_layers: self.layers.clone().unwrap_or(d.hidden_layers),
         }
     }
 
-    /// The library's training recipe (checked later, by the library).
+    /// The library's training recipe (checked later, by the library): the flags over the
+    /// tutorial's.
     pub fn train(&self) -> TrainConfig {
+        let d = TrainConfig::default();
         TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            optimizer: match self.optimizer {
-                OptimizerArg::Adagrad => OptimizerKind::Adagrad,
-                OptimizerArg::Adam => OptimizerKind::Adam,
-                OptimizerArg::Sgd => OptimizerKind::Sgd,
-            },
-            learning_rate: self.learning_rate,
-            seed: self.seed,
+            epochs: self.epochs.unwrap_or(d.epochs),
+            batch_size: self.batch_size.unwrap_or(d.batch_size),
+            optimizer: self.optimizer.map_or(d.optimizer, OptimizerArg::kind),
+            learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
+            seed: self.seed.unwrap_or(d.seed),
             shuffle: !self.no_shuffle,
-            ..TrainConfig::default()
+            ..d
         }
     }
 }
@@ -194,8 +203,15 @@ pub struct TrainArgs {
     /// Start from these weights (safetensors with the TFRS parity fixture's tensor names).
     #[arg(long, value_name = "FILE")]
     pub init_weights: Option<PathBuf>,
+    /// The recipe to start from: tutorial (the TFRS ranking model, today's default), mf-sgd
+    /// (biased MF by SGD) or best (Bayesian biased MF by Gibbs sampling, the most accurate).
+    /// Flags given explicitly override the preset's values.
+    #[arg(long, value_enum, default_value_t = PresetArg::Tutorial)]
+    pub preset: PresetArg,
     #[command(flatten)]
     pub recipe: RecipeArgs,
+    #[command(flatten)]
+    pub mf: MfArgs,
     /// Where to save the trained model.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -486,7 +502,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(t.recipe.layers, vec![128, 32, 8]);
+        assert_eq!(t.recipe.layers, Some(vec![128, 32, 8]));
         assert_eq!(t.recipe.train().optimizer, OptimizerKind::Adam);
         assert!(matches!(
             t.data_spec(),
@@ -507,7 +523,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            t.recipe.learning_rate, -1.0,
+            t.recipe.learning_rate,
+            Some(-1.0),
             "reaches the library's range check"
         );
         let err = parse(&["train", "--out", "m", "--epochs", "-1"])

@@ -38,8 +38,14 @@ impl TrainObserver for Progress {
             bar.finish_and_clear();
         }
         let m = &r.metrics;
+        let val = r.validation.map_or(String::new(), |v| {
+            format!(
+                " - val_root_mean_squared_error: {:.4}",
+                v.root_mean_squared_error
+            )
+        });
         eprintln!(
-            "Epoch {epoch}: {:.3}s - root_mean_squared_error: {:.4} - loss: {:.4} - regularization_loss: {:.4} - total_loss: {:.4}",
+            "Epoch {epoch}: {:.3}s - root_mean_squared_error: {:.4} - loss: {:.4} - regularization_loss: {:.4} - total_loss: {:.4}{val}",
             r.seconds, m.root_mean_squared_error, m.loss, m.regularization_loss, m.total_loss
         );
     }

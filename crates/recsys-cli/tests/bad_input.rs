@@ -292,10 +292,14 @@ recsys_test!(tampered_weights_byte, |dir: Dir, _cmd: TestCommand| {
 recsys_test!(future_format_version, |dir: Dir, _cmd: TestCommand| {
     broken_model(&dir, |dir| {
         let manifest = dir.read_string("broken/manifest.json");
-        assert!(manifest.contains("\"format_version\": 1"), "{manifest}");
+        let current = format!(
+            "\"format_version\": {}",
+            recsys::artifact::ARTIFACT_FORMAT_VERSION
+        );
+        assert!(manifest.contains(&current), "{manifest}");
         dir.create(
             "broken/manifest.json",
-            &manifest.replace("\"format_version\": 1", "\"format_version\": 999"),
+            &manifest.replace(&current, "\"format_version\": 999"),
         );
     });
     model_rejected(

@@ -5,7 +5,10 @@
 //! seconds. Each piece here is small, reads and writes caller-owned buffers (so training
 //! allocates nothing per step), and has its gradient checked against finite differences.
 //!
-//! - [`layers`]: [`Embedding`] tables with sparse row gradients, [`Dense`] layers, activations;
+//! - [`layers`]: [`Embedding`] tables with sparse row gradients, [`Dense`] layers, activations,
+//!   [`BiasedDot`] (biased matrix factorization) and the [`L2`] penalty;
+//! - [`gibbs`]: the normal, gamma and Wishart draws and the small Cholesky algebra of Bayesian
+//!   matrix factorization's Gibbs sampler;
 //! - [`losses`] and [`metrics`], combined into [`tasks`] (a task is a loss plus metrics);
 //! - [`optim`]: Keras-exact [`Adagrad`], [`Adam`] and [`Sgd`];
 //! - [`matmul`]: the single call into the GEMM crate; [`init`]: seeded Keras initialisers.
@@ -35,6 +38,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod gibbs;
 pub mod gradcheck;
 pub mod init;
 pub mod layers;
@@ -47,8 +51,8 @@ pub mod tasks;
 
 pub use init::InitRng;
 pub use layers::{
-    Activation, Dense, DenseGrads, DistinctIds, Embedding, LookupProjection, Projected, SparseGrad,
-    Which, forward_tiled,
+    Activation, BiasedDot, BiasedDotGrads, Dense, DenseGrads, DistinctIds, Embedding, L2,
+    LookupProjection, Projected, SparseGrad, Which, forward_tiled,
 };
 pub use losses::MeanSquaredError;
 pub use metrics::RootMeanSquaredError;

@@ -21,12 +21,15 @@ use recsys_data::Vocabulary;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::mf::BiasedMfConfig;
 use crate::model::{RankingModel, RankingModelConfig};
 use crate::train::{EpochReport, Metrics, TrainConfig};
 use crate::{Error, Result, weights};
 
-/// The format version this build writes.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. Version 2 added the `biased_mf` model kind (its
+/// config in `model`, its recipe in `training.recipe`); version 1 files hold `ranking` models
+/// and read unchanged.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 2;
 /// The oldest format version this build reads.
 pub const OLDEST_SUPPORTED: u32 = 1;
 
@@ -44,15 +47,30 @@ pub struct Manifest {
     pub format_version: u32,
     /// The recsys version that wrote it.
     pub created_by: String,
-    /// `"ranking"`: the TFRS ranking tutorial's model.
+    /// `"ranking"` (the TFRS ranking tutorial's model) or `"biased_mf"` (since version 2).
     pub model_kind: String,
     /// The model's shape.
-    pub model: RankingModelConfig,
+    pub model: ModelConfig,
     /// How it was trained, when it was.
     pub training: Option<TrainingRecord>,
     /// Size and SHA-256 of each other file in the directory.
     pub files: BTreeMap<String, FileDigest>,
 }
+
+/// The shape of either model kind, as `manifest.json` holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ModelConfig {
+    /// Kind `"ranking"`.
+    Ranking(RankingModelConfig),
+    /// Kind `"biased_mf"`.
+    BiasedMf(BiasedMfConfig),
+}
+
+/// The `model_kind` of the TFRS ranking model.
+pub const RANKING: &str = "ranking";
+/// The `model_kind` of biased matrix factorization.
+pub const BIASED_MF: &str = "biased_mf";
 
 /// Size and checksum of one file of the artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +118,10 @@ pub struct TrainingRecord {
     pub epochs: Vec<EpochReport>,
     /// Test metrics after training, if evaluated.
     pub test: Option<Metrics>,
+    /// The matrix-factorization recipe, for `biased_mf` models (`config` then holds the fields
+    /// the two share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<crate::mf::MfRecipe>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -122,6 +144,31 @@ pub struct SavedModel {
 /// If `dir` exists it must be a recsys model (it is replaced) or empty; anything else is left
 /// alone and reported, so a typo cannot wipe unrelated files.
 pub fn save(model: &RankingModel, training: Option<&TrainingRecord>, dir: &Path) -> Result<()> {
+    let parts = Parts {
+        kind: RANKING,
+        config: ModelConfig::Ranking(model.config.clone()),
+        users: &model.user_vocabulary,
+        titles: &model.title_vocabulary,
+        weights: weights::to_safetensors(model),
+    };
+    save_parts(&parts, training, dir)
+}
+
+/// What a model directory is written from, whatever the model's kind.
+pub(crate) struct Parts<'a> {
+    pub(crate) kind: &'static str,
+    pub(crate) config: ModelConfig,
+    pub(crate) users: &'a Vocabulary,
+    pub(crate) titles: &'a Vocabulary,
+    pub(crate) weights: Vec<u8>,
+}
+
+/// [`save`] for any model kind.
+pub(crate) fn save_parts(
+    parts: &Parts,
+    training: Option<&TrainingRecord>,
+    dir: &Path,
+) -> Result<()> {
     if dir.exists() && !is_replaceable(dir) {
         return Err(Error::InvalidInput(format!(
             "{}: exists and is not a recsys model directory; refusing to overwrite it",
@@ -139,7 +186,7 @@ pub fn save(model: &RankingModel, training: Option<&TrainingRecord>, dir: &Path)
         .unwrap_or_else(|| "model".into());
     let unique = format!("{}-{}", std::process::id(), nanos());
     let tmp = parent.join(format!(".{name}.tmp-{unique}"));
-    let result = write_all(model, training, &tmp)
+    let result = write_all(parts, training, &tmp)
         .and_then(|()| swap_into_place(&tmp, dir, &parent, &name, &unique));
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
@@ -161,16 +208,16 @@ fn is_replaceable(dir: &Path) -> bool {
             .unwrap_or(false)
 }
 
-fn write_all(model: &RankingModel, training: Option<&TrainingRecord>, tmp: &Path) -> Result<()> {
+fn write_all(parts: &Parts, training: Option<&TrainingRecord>, tmp: &Path) -> Result<()> {
     fs::create_dir(tmp).map_err(|e| Error::io(tmp, e))?;
     let vocab = VocabularyFile {
-        user_id: model.user_vocabulary.values().to_vec(),
-        movie_title: model.title_vocabulary.values().to_vec(),
+        user_id: parts.users.values().to_vec(),
+        movie_title: parts.titles.values().to_vec(),
     };
     let vocab_bytes = serde_json::to_vec(&vocab).expect("strings serialise");
-    let weight_bytes = weights::to_safetensors(model);
+    let weight_bytes = &parts.weights;
     let mut files = BTreeMap::new();
-    for (file, bytes) in [(WEIGHTS, &weight_bytes), (VOCABULARY, &vocab_bytes)] {
+    for (file, bytes) in [(WEIGHTS, weight_bytes), (VOCABULARY, &vocab_bytes)] {
         write_synced(&tmp.join(file), bytes)?;
         files.insert(file.to_owned(), digest(bytes));
     }
@@ -178,8 +225,8 @@ fn write_all(model: &RankingModel, training: Option<&TrainingRecord>, tmp: &Path
         format: FORMAT_NAME.into(),
         format_version: ARTIFACT_FORMAT_VERSION,
         created_by: format!("recsys {}", env!("CARGO_PKG_VERSION")),
-        model_kind: "ranking".into(),
-        model: model.config.clone(),
+        model_kind: parts.kind.into(),
+        model: parts.config.clone(),
         training: training.cloned(),
         files,
     };
@@ -217,9 +264,47 @@ fn digest(bytes: &[u8]) -> FileDigest {
     }
 }
 
-/// Reads the model in `dir`, checking version, checksums and shapes.
+/// Reads the ranking model in `dir`, checking version, kind, checksums and shapes. A model of
+/// another kind is [`Error::UnsupportedModelKind`]; [`load_any`] reads every kind.
 pub fn load(dir: &Path) -> Result<SavedModel> {
     let manifest = read_manifest(dir)?;
+    let (users, titles, weight_bytes) = read_files(dir, &manifest, RANKING)?;
+    let ModelConfig::Ranking(config) = manifest.model.clone() else {
+        return Err(kind_mismatch(dir, &manifest));
+    };
+    let mut model = RankingModel::new(config, users, titles, 0).map_err(|e| Error::Corrupt {
+        path: dir.join(MANIFEST),
+        reason: format!("model config: {e}"),
+    })?;
+    weights::load_safetensors(&mut model, &weight_bytes, &dir.join(WEIGHTS))?;
+    Ok(SavedModel { model, manifest })
+}
+
+/// The manifest says one kind and holds another kind's config.
+pub(crate) fn kind_mismatch(dir: &Path, manifest: &Manifest) -> Error {
+    Error::Corrupt {
+        path: dir.join(MANIFEST),
+        reason: format!(
+            "model_kind is \"{}\" but the model config is not that kind's",
+            manifest.model_kind
+        ),
+    }
+}
+
+/// The manifest read with [`read_manifest`], then, if its kind is `kind`, the vocabularies and
+/// the weights file's bytes, each checked against the manifest's size and SHA-256.
+pub(crate) fn read_files(
+    dir: &Path,
+    manifest: &Manifest,
+    kind: &'static str,
+) -> Result<(Vocabulary, Vocabulary, Vec<u8>)> {
+    if manifest.model_kind != kind {
+        return Err(Error::UnsupportedModelKind {
+            path: dir.to_owned(),
+            kind: manifest.model_kind.clone(),
+            expected: kind,
+        });
+    }
     let read_checked = |file: &str| -> Result<Vec<u8>> {
         let path = dir.join(file);
         let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -256,17 +341,11 @@ pub fn load(dir: &Path) -> Result<SavedModel> {
         Vocabulary::from_sorted(vocab.user_id).map_err(|e| corrupt(format!("user_id: {e}")))?;
     let titles = Vocabulary::from_sorted(vocab.movie_title)
         .map_err(|e| corrupt(format!("movie_title: {e}")))?;
-    let mut model = RankingModel::new(manifest.model.clone(), users, titles, 0).map_err(|e| {
-        Error::Corrupt {
-            path: dir.join(MANIFEST),
-            reason: format!("model config: {e}"),
-        }
-    })?;
-    weights::load_safetensors(&mut model, &weight_bytes, &dir.join(WEIGHTS))?;
-    Ok(SavedModel { model, manifest })
+    Ok((users, titles, weight_bytes))
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest> {
+/// `dir/manifest.json`, its format and version checked first.
+pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let corrupt = |reason: String| Error::Corrupt {
@@ -295,6 +374,9 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     }
     serde_json::from_value(raw).map_err(|e| corrupt(e.to_string()))
 }
+
+mod any;
+pub use any::{AnyModel, AnySaved, load_any, save_mf};
 
 #[cfg(test)]
 mod tests;

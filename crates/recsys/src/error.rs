@@ -59,6 +59,20 @@ pub enum Error {
         /// Newest version supported.
         newest: u32,
     },
+    /// A saved model is of a kind this operation cannot use (e.g. serving or exporting a
+    /// `biased_mf` model, which only `evaluate` and `rank` support so far).
+    #[error(
+        "{}: model kind \"{kind}\" is not supported here (this needs a \"{expected}\" model; `recsys evaluate` and `recsys rank` read every kind)",
+        path.display()
+    )]
+    UnsupportedModelKind {
+        /// The model directory.
+        path: PathBuf,
+        /// The kind its manifest names.
+        kind: String,
+        /// The kind this operation needs.
+        expected: &'static str,
+    },
     /// Training diverged: the loss became NaN or infinite.
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss is {loss} (try a smaller --learning-rate)"
@@ -80,6 +94,16 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The error of `predict` given `users` user ids but `titles` titles.
+    pub(crate) fn check_pairs(users: usize, titles: usize) -> Result<()> {
+        if users == titles {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(format!(
+            "predict: {users} user ids but {titles} movie titles; pass one of each per pair"
+        )))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

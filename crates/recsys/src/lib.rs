@@ -36,7 +36,9 @@
 
 pub mod artifact;
 mod error;
+pub mod mf;
 pub mod model;
+pub mod preset;
 pub mod scorer;
 pub mod train;
 pub mod tutorial;

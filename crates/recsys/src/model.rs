@@ -137,21 +137,12 @@ impl RankingModel {
         user_ids: &[U],
         movie_titles: &[T],
     ) -> Result<Vec<f32>> {
-        if user_ids.len() != movie_titles.len() {
-            return Err(Error::InvalidInput(format!(
-                "predict: {} user ids but {} movie titles; pass one of each per pair",
-                user_ids.len(),
-                movie_titles.len()
-            )));
-        }
-        let users: Vec<u32> = user_ids
-            .iter()
-            .map(|u| self.user_vocabulary.lookup(u.as_ref()))
-            .collect();
-        let titles: Vec<u32> = movie_titles
-            .iter()
-            .map(|t| self.title_vocabulary.lookup(t.as_ref()))
-            .collect();
+        let (users, titles) = lookup_pairs(
+            &self.user_vocabulary,
+            &self.title_vocabulary,
+            user_ids,
+            movie_titles,
+        )?;
         let mut scorer = crate::train::Predictor::new(self, users.len().clamp(1, 8192));
         let mut out = Vec::with_capacity(users.len());
         for (u, t) in users.chunks(8192).zip(titles.chunks(8192)) {
@@ -168,14 +159,7 @@ impl RankingModel {
         candidates: &[T],
     ) -> Result<Vec<(String, f32)>> {
         let users = vec![user_id; candidates.len()];
-        let scores = self.predict(&users, candidates)?;
-        let mut ranked: Vec<(String, f32)> = candidates
-            .iter()
-            .map(|c| c.as_ref().to_owned())
-            .zip(scores)
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Ok(ranked)
+        Ok(sort_ranked(candidates, self.predict(&users, candidates)?))
     }
 
     /// Ranks the whole catalogue (every title in the vocabulary) for one user, keeping `top`.
@@ -195,6 +179,35 @@ impl RankingModel {
                 .map(|l| l.kernel.len() + l.bias.len())
                 .sum::<usize>()
     }
+}
+
+/// The rows of each `(user_ids[i], movie_titles[i])` pair in these vocabularies (row 0 for
+/// unseen strings); an error if the two lists differ in length.
+pub(crate) fn lookup_pairs<U: AsRef<str>, T: AsRef<str>>(
+    users: &Vocabulary,
+    titles: &Vocabulary,
+    user_ids: &[U],
+    movie_titles: &[T],
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    Error::check_pairs(user_ids.len(), movie_titles.len())?;
+    Ok((
+        user_ids.iter().map(|u| users.lookup(u.as_ref())).collect(),
+        movie_titles
+            .iter()
+            .map(|t| titles.lookup(t.as_ref()))
+            .collect(),
+    ))
+}
+
+/// `(candidate, score)` pairs sorted best first (ties keep the candidates' order).
+pub(crate) fn sort_ranked<T: AsRef<str>>(candidates: &[T], scores: Vec<f32>) -> Vec<(String, f32)> {
+    let mut ranked: Vec<(String, f32)> = candidates
+        .iter()
+        .map(|c| c.as_ref().to_owned())
+        .zip(scores)
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked
 }
 
 #[cfg(test)]

@@ -170,6 +170,7 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<Tu
         init_weights: None,
         epochs: history.epochs.clone(),
         test: Some(test),
+        recipe: None,
     };
     artifact::save(&model, Some(&record), &config.out)?;
 

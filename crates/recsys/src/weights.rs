@@ -52,7 +52,11 @@ fn named_mut(model: &mut RankingModel) -> Vec<(String, &mut Vec<f32>)> {
 
 /// The model's weights as a safetensors file's bytes (little-endian `F32`).
 pub fn to_safetensors(model: &RankingModel) -> Vec<u8> {
-    let tensors = named(model);
+    serialize(&named(model))
+}
+
+/// Named `F32` tensors (name, shape, values) as a safetensors file's bytes.
+pub(crate) fn serialize(tensors: &[(String, Vec<usize>, &[f32])]) -> Vec<u8> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
@@ -68,16 +72,31 @@ pub fn to_safetensors(model: &RankingModel) -> Vec<u8> {
 /// Replaces the model's weights with those in safetensors `bytes` (read from `path`, which
 /// errors name). Every tensor must be present, `F32`, and shaped as the model expects.
 pub fn load_safetensors(model: &mut RankingModel, bytes: &[u8], path: &Path) -> Result<()> {
+    let expected: Vec<(String, Vec<usize>)> =
+        named(model).into_iter().map(|(n, s, _)| (n, s)).collect();
+    let staged = read_checked(bytes, &expected, path)?;
+    // Only now, with every tensor checked, touch the model: a failed load changes nothing.
+    for ((_, slot), values) in named_mut(model).into_iter().zip(staged) {
+        *slot = values;
+    }
+    Ok(())
+}
+
+/// The values of each `expected` tensor (name, shape) in safetensors `bytes` (read from `path`,
+/// which errors name): every one present, `F32`, shaped as expected and finite.
+pub(crate) fn read_checked(
+    bytes: &[u8],
+    expected: &[(String, Vec<usize>)],
+    path: &Path,
+) -> Result<Vec<Vec<f32>>> {
     let bad = |reason: String| Error::Weights {
         path: path.to_owned(),
         reason,
     };
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
-    let expected: Vec<(String, Vec<usize>)> =
-        named(model).into_iter().map(|(n, s, _)| (n, s)).collect();
     let mut staged = Vec::with_capacity(expected.len());
-    for (name, shape) in &expected {
+    for (name, shape) in expected {
         let t = st.tensor(name).map_err(|_| {
             bad(format!(
                 "tensor `{name}` is missing (found: {})",
@@ -108,11 +127,7 @@ pub fn load_safetensors(model: &mut RankingModel, bytes: &[u8], path: &Path) -> 
         }
         staged.push(values);
     }
-    // Only now, with every tensor checked, touch the model: a failed load changes nothing.
-    for ((_, slot), values) in named_mut(model).into_iter().zip(staged) {
-        *slot = values;
-    }
-    Ok(())
+    Ok(staged)
 }
 
 /// Reads a safetensors file into the model (`--init-weights`).

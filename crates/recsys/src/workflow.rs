@@ -11,6 +11,9 @@ use crate::model::{RankingModel, RankingModelConfig};
 use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig, TrainObserver};
 use crate::{Error, Result, weights};
 
+mod mf;
+pub use mf::{MfTrainJob, train_mf_and_save};
+
 /// Receives everything a job reports: narration, download progress, training progress.
 /// The library never prints; the CLI implements this with progress bars on stderr.
 pub trait JobObserver: TrainObserver + DownloadObserver {
@@ -212,6 +215,7 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
         init_weights: job.init_weights.clone(),
         epochs: history.epochs.clone(),
         test,
+        recipe: None,
     };
     artifact::save(&model, Some(&record), &job.out)?;
     Ok(TrainOutcome {
@@ -223,8 +227,9 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
     })
 }
 
-/// Evaluates the model saved in `dir` on `test` ratings, or, without them, on the test split
-/// its manifest records (MovieLens re-split with the same seed, or the test file it used).
+/// Evaluates the model (of any kind) saved in `dir` on `test` ratings, or, without them, on the
+/// test split its manifest records (MovieLens re-split with the same seed, or the test file it
+/// used).
 ///
 /// `data_dir` locates MovieLens for a model trained on it.
 pub fn evaluate_saved(
@@ -233,9 +238,9 @@ pub fn evaluate_saved(
     data_dir: Option<&Path>,
     progress: &mut dyn DownloadObserver,
 ) -> Result<Metrics> {
-    let saved = artifact::load(dir)?;
+    let saved = artifact::load_any(dir)?;
     let rows = test_ratings(dir, &saved.manifest, test, data_dir, progress)?;
-    train::evaluate(&saved.model, &Examples::encode(&saved.model, &rows), 4096)
+    saved.model.evaluate(&rows)
 }
 
 /// The ratings a saved model is evaluated on: `test` if given, else the test split its

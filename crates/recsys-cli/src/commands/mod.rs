@@ -17,7 +17,7 @@ use crate::args::Command;
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Tutorial(a) => tutorial::run(a),
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Rank(a) => rank::run(a),
         Command::Synth(a) => synth::run(a),

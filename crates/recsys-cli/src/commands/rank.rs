@@ -7,15 +7,15 @@ use super::print_json;
 use crate::args::RankArgs;
 
 pub fn run(args: RankArgs) -> anyhow::Result<()> {
-    let model = artifact::load(&args.model)?.model;
-    if model.user_vocabulary.lookup(&args.user) == 0 {
+    let model = artifact::load_any(&args.model)?.model;
+    if model.user_vocabulary().lookup(&args.user) == 0 {
         tracing::warn!(
             "user {:?} is not in the model's vocabulary: scored with the out-of-vocabulary row",
             args.user
         );
     }
     for item in &args.items {
-        if model.title_vocabulary.lookup(item) == 0 {
+        if model.title_vocabulary().lookup(item) == 0 {
             tracing::warn!(
                 "title {item:?} is not in the model's vocabulary: scored with the out-of-vocabulary row"
             );

@@ -1,20 +1,33 @@
 //! `recsys train`.
 
-use recsys::workflow::{self, TrainJob};
+use recsys::preset::Recipe;
+use recsys::workflow::{self, MfTrainJob, TrainJob};
 
 use super::{metrics_line, print_json};
 use crate::args::TrainArgs;
 use crate::progress::Progress;
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let job = TrainJob {
-        data: args.data_spec(),
-        model: args.recipe.model(),
-        train: args.recipe.train(),
-        init_weights: args.init_weights.clone(),
-        out: args.out.clone(),
+    let outcome = match args.recipe()? {
+        Recipe::Ranking { model, train } => {
+            let job = TrainJob {
+                data: args.data_spec(),
+                model,
+                train,
+                init_weights: args.init_weights.clone(),
+                out: args.out.clone(),
+            };
+            workflow::train_and_save(&job, &mut Progress::default())?
+        }
+        Recipe::Mf(recipe) => {
+            let job = MfTrainJob {
+                data: args.data_spec(),
+                recipe,
+                out: args.out.clone(),
+            };
+            workflow::train_mf_and_save(&job, &mut Progress::default())?
+        }
     };
-    let outcome = workflow::train_and_save(&job, &mut Progress::default())?;
     if args.output.json {
         return print_json(&outcome);
     }

@@ -354,6 +354,11 @@ pub const TINY_TEST: &str = "user_id\tmovie_title\tuser_rating
 /// Writes `tiny_train.tsv` and `tiny_test.tsv` into `dir` and trains a tiny model into
 /// `dir/out`, returning the train run's JSON.
 pub fn train_tiny(dir: &Dir, out: &str) -> serde_json::Value {
+    train_tiny_with(dir, out, &TINY_RECIPE)
+}
+
+/// [`train_tiny`] with another recipe's flags.
+pub fn train_tiny_with(dir: &Dir, out: &str, recipe: &[&str]) -> serde_json::Value {
     dir.create("tiny_train.tsv", TINY_TRAIN);
     dir.create("tiny_test.tsv", TINY_TEST);
     dir.command()
@@ -364,7 +369,7 @@ pub fn train_tiny(dir: &Dir, out: &str) -> serde_json::Value {
             "--test",
             "tiny_test.tsv",
         ])
-        .args(TINY_RECIPE)
+        .args(recipe)
         .args(["--out", out, "--json"])
         .json()
 }

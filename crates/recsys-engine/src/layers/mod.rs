@@ -4,15 +4,19 @@
 //! once and then runs step after step without touching the allocator.
 
 pub mod activation;
+pub mod biased_dot;
 pub mod dense;
 pub mod distinct;
 pub mod embedding;
+pub mod l2;
 pub mod lookup_dense;
 pub mod tiled;
 
 pub use activation::Activation;
+pub use biased_dot::{BiasedDot, BiasedDotGrads};
 pub use dense::{Dense, DenseGrads};
 pub use distinct::DistinctIds;
 pub use embedding::{Embedding, SparseGrad};
+pub use l2::L2;
 pub use lookup_dense::LookupProjection;
 pub use tiled::{Projected, Which, forward_tiled};

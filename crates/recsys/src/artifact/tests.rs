@@ -80,7 +80,10 @@ fn newer_and_older_versions_are_incompatible_not_garbage() {
     for v in [ARTIFACT_FORMAT_VERSION + 1, 0] {
         fs::write(
             &m,
-            text.replace("\"format_version\": 1", &format!("\"format_version\": {v}")),
+            text.replace(
+                &format!("\"format_version\": {ARTIFACT_FORMAT_VERSION}"),
+                &format!("\"format_version\": {v}"),
+            ),
         )
         .unwrap();
         match load(&path) {
@@ -138,13 +141,14 @@ fn the_committed_v1_artifact_still_loads() {
     assert_eq!(got.len(), expected.len());
 }
 
-/// Writes the compat fixture; run by hand once per new format version:
+/// Writes a ranking-model compat fixture for the current version (`artifact_vN_ranking`; the
+/// committed `artifact_v2` is a biased MF, written by `write_mf_compat_fixture`); run by hand:
 /// `cargo test -p recsys write_compat_fixture -- --ignored`.
 #[test]
 #[ignore]
 fn write_compat_fixture() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat");
-    let dir = root.join(format!("artifact_v{ARTIFACT_FORMAT_VERSION}"));
+    let dir = root.join(format!("artifact_v{ARTIFACT_FORMAT_VERSION}_ranking"));
     let m = model();
     save(&m, None, &dir).unwrap();
     let p = m
@@ -155,7 +159,7 @@ fn write_compat_fixture() {
         .unwrap();
     fs::write(
         root.join(format!(
-            "artifact_v{ARTIFACT_FORMAT_VERSION}_predictions.json"
+            "artifact_v{ARTIFACT_FORMAT_VERSION}_ranking_predictions.json"
         )),
         serde_json::to_string(&p).unwrap(),
     )

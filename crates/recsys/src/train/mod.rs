@@ -10,7 +10,7 @@ mod step;
 
 use std::time::Instant;
 
-use recsys_data::Rating;
+use recsys_data::{Rating, Vocabulary};
 use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
@@ -35,14 +35,16 @@ pub struct Examples {
 impl Examples {
     /// Maps each rating's user id and title through the model's vocabularies.
     pub fn encode(model: &RankingModel, ratings: &[Rating]) -> Self {
+        Self::encode_with(&model.user_vocabulary, &model.title_vocabulary, ratings)
+    }
+
+    /// Maps each rating's user id and title through these vocabularies.
+    pub fn encode_with(users: &Vocabulary, titles: &Vocabulary, ratings: &[Rating]) -> Self {
         Examples {
-            users: ratings
-                .iter()
-                .map(|r| model.user_vocabulary.lookup(&r.user_id))
-                .collect(),
+            users: ratings.iter().map(|r| users.lookup(&r.user_id)).collect(),
             titles: ratings
                 .iter()
-                .map(|r| model.title_vocabulary.lookup(&r.movie_title))
+                .map(|r| titles.lookup(&r.movie_title))
                 .collect(),
             ratings: ratings.iter().map(|r| r.user_rating).collect(),
         }
@@ -59,7 +61,7 @@ impl Examples {
     }
 
     /// The examples in a new order (`order[i]` is the source of position `i`).
-    fn permuted(&self, order: &[usize]) -> Self {
+    pub(crate) fn permuted(&self, order: &[usize]) -> Self {
         Examples {
             users: order.iter().map(|&i| self.users[i]).collect(),
             titles: order.iter().map(|&i| self.titles[i]).collect(),
@@ -96,6 +98,9 @@ pub struct EpochReport {
     pub metrics: Metrics,
     /// Wall-clock seconds the epoch took.
     pub seconds: f64,
+    /// Metrics on the validation split, when training holds one out (Keras's `val_` metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Metrics>,
 }
 
 /// Keras-named ranking metrics, as `fit`'s history and `evaluate` report them.
@@ -205,6 +210,7 @@ fn run_epochs(
             epoch,
             metrics: step.task.metrics().into(),
             seconds: start.elapsed().as_secs_f64(),
+            validation: None,
         };
         observer.epoch_end(epoch, &report);
         history.epochs.push(report);

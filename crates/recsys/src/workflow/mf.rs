@@ -1,0 +1,127 @@
+//! The biased-MF training job: load, carve a validation split, train (BPMF or SGD), evaluate,
+//! save — what `recsys train --preset best` runs.
+
+use std::path::PathBuf;
+
+use super::{DataSpec, JobObserver, TrainOutcome};
+use crate::Result;
+use crate::artifact::{self, TrainingRecord};
+use crate::mf::{self, MfRecipe, MfTrainer};
+use crate::train::{EpochReport, Examples, TrainConfig, TrainObserver};
+
+/// A biased-MF training job.
+#[derive(Debug, Clone)]
+pub struct MfTrainJob {
+    /// The data.
+    pub data: DataSpec,
+    /// Trainer, settings and validation share.
+    pub recipe: MfRecipe,
+    /// Save the trained model here.
+    pub out: PathBuf,
+}
+
+impl MfRecipe {
+    /// The seed of the recipe's trainer (it also seeds the MovieLens split and the validation
+    /// split).
+    pub fn seed(&self) -> u64 {
+        match &self.trainer {
+            MfTrainer::Bpmf(c) => c.seed,
+            MfTrainer::Sgd(c) => c.seed,
+        }
+    }
+
+    /// The fields a [`TrainConfig`] shares with this recipe, for the manifest's `config`.
+    fn shared(&self) -> TrainConfig {
+        let base = TrainConfig {
+            seed: self.seed(),
+            ..TrainConfig::default()
+        };
+        match &self.trainer {
+            MfTrainer::Bpmf(c) => TrainConfig {
+                epochs: c.burn_in + c.samples,
+                ..base
+            },
+            MfTrainer::Sgd(c) => TrainConfig {
+                epochs: c.epochs,
+                batch_size: c.batch_size,
+                optimizer: c.optimizer,
+                learning_rate: c.learning_rate,
+                ..base
+            },
+        }
+    }
+}
+
+/// Passes reports on and keeps them.
+struct Recording<'a> {
+    inner: &'a mut dyn TrainObserver,
+    epochs: Vec<EpochReport>,
+}
+
+impl TrainObserver for Recording<'_> {
+    fn epoch_begin(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        self.inner.epoch_begin(epoch, epochs, steps)
+    }
+    fn step_end(&mut self, step: usize, loss: f32) {
+        self.inner.step_end(step, loss)
+    }
+    fn epoch_end(&mut self, epoch: usize, report: &EpochReport) {
+        self.epochs.push(*report);
+        self.inner.epoch_end(epoch, report)
+    }
+}
+
+/// Checks the recipe, loads the data, holds out the validation share, trains, evaluates on
+/// the test set if there is one, and saves the model (kind `biased_mf`).
+pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Result<TrainOutcome> {
+    let recipe = &job.recipe;
+    let seed = recipe.seed();
+    // Check everything before reading any data.
+    let trainer = match &recipe.trainer {
+        MfTrainer::Bpmf(c) => Ok(c.clone().check()?),
+        MfTrainer::Sgd(c) => Err(c.clone().check()?),
+    };
+    mf::split_validation(&Examples::default(), recipe.validation_fraction, seed)?;
+    let data = job.data.load(seed, observer)?;
+    let (users, titles) = data.vocabularies();
+    let all = Examples::encode_with(&users, &titles, &data.train);
+    let (train, valid) = mf::split_validation(&all, recipe.validation_fraction, seed)?;
+    let valid = (!valid.is_empty()).then_some(&valid);
+    if let Some(v) = valid {
+        observer.narrate(&format!(
+            "Validation: {} of the {} training ratings held out (seed {seed})",
+            v.len(),
+            all.len()
+        ));
+    }
+    let mut rec = Recording {
+        inner: observer,
+        epochs: Vec::new(),
+    };
+    let model = match &trainer {
+        Ok(c) => mf::bpmf::fit_bpmf(users, titles, &train, valid, c, &mut rec)?,
+        Err(c) => mf::sgd::fit_sgd(users, titles, &train, valid, c, &mut rec)?,
+    };
+    let epochs = rec.epochs;
+    let test = if data.test.is_empty() {
+        None
+    } else {
+        Some(mf::evaluate(&model, &model.encode(&data.test))?)
+    };
+    let record = TrainingRecord {
+        data: data.source,
+        config: recipe.shared(),
+        init_weights: None,
+        epochs: epochs.clone(),
+        test,
+        recipe: Some(recipe.clone()),
+    };
+    artifact::save_mf(&model, Some(&record), &job.out)?;
+    Ok(TrainOutcome {
+        epochs,
+        test,
+        model_dir: job.out.clone(),
+        train_examples: data.train.len(),
+        test_examples: data.test.len(),
+    })
+}
