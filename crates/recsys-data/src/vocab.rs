@@ -6,13 +6,14 @@
 //! the sorted unique values in byte order, row 0 is the out-of-vocabulary row, and the value at
 //! index `i` of the sorted list is row `i + 1`.
 
-use std::collections::HashMap;
-
 use crate::error::{DataError, Result};
+use crate::strindex::StrIndex;
 
 /// A `StringLookup` vocabulary: sorted unique values, row 0 for anything unseen.
 ///
-/// Lookups are O(1) through a hash map kept beside the sorted values.
+/// Lookups are O(1) through a hash table of row numbers kept beside the sorted values; the
+/// table holds no copy of the strings (4 to 8 bytes per value), so a vocabulary of millions of
+/// ids costs its strings once.
 ///
 /// ```
 /// use recsys_data::Vocabulary;
@@ -24,11 +25,20 @@ use crate::error::{DataError, Result};
 /// assert_eq!(users.lookup("999"), 0); // out of vocabulary
 /// assert_eq!(users.num_rows(), 4);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Vocabulary {
     values: Vec<String>,
-    rows: HashMap<String, u32>,
+    /// Index into `values` (row - 1).
+    index: StrIndex,
 }
+
+impl PartialEq for Vocabulary {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl Eq for Vocabulary {}
 
 impl Vocabulary {
     /// Builds the vocabulary of `values`: sorted by bytes (Rust's `str` order, which is
@@ -65,22 +75,21 @@ impl Vocabulary {
         Ok(Self::build(values))
     }
 
-    fn build(values: Vec<String>) -> Self {
+    /// A vocabulary of `values`, which the caller has sorted and deduplicated.
+    pub(crate) fn build(values: Vec<String>) -> Self {
         assert!(
             values.len() < u32::MAX as usize,
             "a vocabulary holds at most u32::MAX - 1 values"
         );
-        let rows = values
-            .iter()
-            .zip(1u32..)
-            .map(|(v, row)| (v.clone(), row))
-            .collect();
-        Vocabulary { values, rows }
+        let index = StrIndex::build(values.len(), |i| &values[i as usize]);
+        Vocabulary { values, index }
     }
 
     /// The row of `value`: `1..num_rows()` for a known value, 0 for anything else.
     pub fn lookup(&self, value: &str) -> u32 {
-        self.rows.get(value).copied().unwrap_or(0)
+        self.index
+            .find(value, |i| &self.values[i as usize])
+            .map_or(0, |i| i + 1)
     }
 
     /// The value at `row`, or `None` for row 0 (out of vocabulary) and rows past the end.
@@ -97,6 +106,12 @@ impl Vocabulary {
     /// The sorted values; `values()[i]` is row `i + 1`.
     pub fn values(&self) -> &[String] {
         &self.values
+    }
+
+    /// Approximate heap bytes held: the strings, their headers and the lookup table.
+    pub fn heap_bytes(&self) -> usize {
+        let strings: usize = self.values.iter().map(String::capacity).sum();
+        strings + self.values.capacity() * std::mem::size_of::<String>() + self.index.heap_bytes()
     }
 }
 
@@ -144,6 +159,19 @@ mod tests {
         assert_eq!(v.num_rows(), 1);
         assert_eq!(v.lookup("x"), 0);
         assert_eq!(Vocabulary::from_sorted(vec![]).unwrap(), v);
+    }
+
+    #[test]
+    fn lookup_table_holds_no_copy_of_the_strings() {
+        let values: Vec<String> = (0..10_000)
+            .map(|i| format!("a long user id {i:08}"))
+            .collect();
+        let v = Vocabulary::from_sorted(values.clone()).unwrap();
+        let strings: usize = values.iter().map(String::len).sum();
+        let headers = values.len() * std::mem::size_of::<String>();
+        // At most 8 bytes of table per value on top of the strings and their headers.
+        assert!(v.heap_bytes() <= strings + headers + 8 * values.len() + 64);
+        assert_eq!(v.lookup("a long user id 00009999"), 10_000);
     }
 
     #[test]
