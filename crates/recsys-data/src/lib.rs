@@ -69,7 +69,7 @@ pub use encoded::{EncodedRatings, Encoder};
 pub use error::{DataError, Result};
 pub use interactions::{ColumnNames, for_each_interaction, read_interactions};
 pub use movielens::{GENRES, Movie, MovieLens100k, User};
-pub use split::{shuffle, split};
+pub use split::{shuffle, shuffle_with, split};
 pub use synth::{SynthRows, SynthSpec, SynthSummary, write_synthetic};
 pub use vocab::Vocabulary;
 
