@@ -108,6 +108,13 @@ struct VocabularyFile {
     movie_title: Vec<String>,
 }
 
+/// [`VocabularyFile`] borrowed from a model, to write without copying the strings.
+#[derive(Serialize)]
+struct VocabularyFileRef<'a> {
+    user_id: &'a [String],
+    movie_title: &'a [String],
+}
+
 /// A model loaded from disk, with its manifest.
 #[derive(Debug, Clone)]
 pub struct SavedModel {
@@ -163,17 +170,19 @@ fn is_replaceable(dir: &Path) -> bool {
 
 fn write_all(model: &RankingModel, training: Option<&TrainingRecord>, tmp: &Path) -> Result<()> {
     fs::create_dir(tmp).map_err(|e| Error::io(tmp, e))?;
-    let vocab = VocabularyFile {
-        user_id: model.user_vocabulary.values().to_vec(),
-        movie_title: model.title_vocabulary.values().to_vec(),
+    // Both files are streamed to disk (hashed on the way), never built whole in memory.
+    let vocab = VocabularyFileRef {
+        user_id: model.user_vocabulary.values(),
+        movie_title: model.title_vocabulary.values(),
     };
-    let vocab_bytes = serde_json::to_vec(&vocab).expect("strings serialise");
-    let weight_bytes = weights::to_safetensors(model);
     let mut files = BTreeMap::new();
-    for (file, bytes) in [(WEIGHTS, &weight_bytes), (VOCABULARY, &vocab_bytes)] {
-        write_synced(&tmp.join(file), bytes)?;
-        files.insert(file.to_owned(), digest(bytes));
-    }
+    let weights_digest =
+        write_streamed(&tmp.join(WEIGHTS), |w| weights::write_safetensors(model, w))?;
+    files.insert(WEIGHTS.to_owned(), weights_digest);
+    let vocab_digest = write_streamed(&tmp.join(VOCABULARY), |w| {
+        serde_json::to_writer(w, &vocab).map_err(std::io::Error::other)
+    })?;
+    files.insert(VOCABULARY.to_owned(), vocab_digest);
     let manifest = Manifest {
         format: FORMAT_NAME.into(),
         format_version: ARTIFACT_FORMAT_VERSION,
@@ -194,6 +203,55 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(path, e))
 }
 
+/// Writes a file through `write`, buffered, hashing and counting the bytes on the way, then
+/// syncs it; returns its digest.
+fn write_streamed(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<FileDigest> {
+    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Digesting {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io(path, e))?;
+    let file = out
+        .inner
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(FileDigest {
+        bytes: out.bytes,
+        sha256: hex(&out.hasher.finalize()),
+    })
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Digesting<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str, unique: &str) -> Result<()> {
     if dir.exists() {
         let old = parent.join(format!(".{name}.old-{unique}"));
@@ -210,10 +268,9 @@ fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str, unique: &s
 }
 
 fn digest(bytes: &[u8]) -> FileDigest {
-    let hash = Sha256::digest(bytes);
     FileDigest {
         bytes: bytes.len() as u64,
-        sha256: hash.iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: hex(&Sha256::digest(bytes)),
     }
 }
 
