@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::interactions::{ColumnNames, for_each_interaction};
-use crate::strindex::StrIndex;
+use crate::strindex::StringSet;
 use crate::{Rating, Vocabulary};
 
 /// Rows as ids: column `i` of each vector is row `i` (12 bytes a row, no strings).
@@ -58,52 +58,33 @@ impl EncodedRatings {
     }
 }
 
-/// Distinct strings, each stored once in one arena, with first-seen ids `0..len`.
+/// Distinct strings in first-seen order: ids `0..len` as they first appear.
 #[derive(Debug, Default)]
 struct Interner {
-    arena: String,
-    /// `ends[id]`: where string `id` ends in `arena` (it starts where `id - 1` ends).
-    ends: Vec<usize>,
-    index: StrIndex,
+    strings: StringSet,
 }
 
 impl Interner {
-    fn get(&self, id: u32) -> &str {
-        let id = id as usize;
-        let start = if id == 0 { 0 } else { self.ends[id - 1] };
-        &self.arena[start..self.ends[id]]
-    }
-
     fn intern(&mut self, value: &str) -> u32 {
-        if let Some(id) = self.index.find(value, |id| self.get(id)) {
-            return id;
-        }
-        let (arena, ends) = (&self.arena, &self.ends);
-        let id = self.index.insert_next(value, |id| {
-            let id = id as usize;
-            let start = if id == 0 { 0 } else { ends[id - 1] };
-            &arena[start..ends[id]]
-        });
-        self.arena.push_str(value);
-        self.ends.push(self.arena.len());
-        id
+        self.strings.intern(value)
     }
 
     fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.ends.capacity() * 8 + self.index.heap_bytes()
+        self.strings.heap_bytes()
     }
 
     /// The sorted vocabulary, and for each first-seen id its vocabulary row.
     fn into_vocabulary(self) -> (Vocabulary, Vec<u32>) {
-        let mut order: Vec<u32> = (0..self.ends.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.get(a).cmp(self.get(b)));
+        let strings = self.strings;
+        let mut order: Vec<u32> = (0..strings.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| strings.get(a).cmp(strings.get(b)));
+        let vocabulary = Vocabulary::build(order.iter().map(|&id| strings.get(id)));
+        drop(strings);
         let mut rows = vec![0u32; order.len()];
         for (row, &id) in (1u32..).zip(&order) {
             rows[id as usize] = row;
         }
-        let values = order.iter().map(|&id| self.get(id).to_owned()).collect();
-        drop(self);
-        (Vocabulary::build(values), rows)
+        (vocabulary, rows)
     }
 }
 

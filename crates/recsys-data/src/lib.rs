@@ -71,7 +71,7 @@ pub use interactions::{ColumnNames, for_each_interaction, read_interactions};
 pub use movielens::{GENRES, Movie, MovieLens100k, User};
 pub use split::{shuffle, shuffle_with, split};
 pub use synth::{SynthRows, SynthSpec, SynthSummary, write_synthetic};
-pub use vocab::Vocabulary;
+pub use vocab::{Values, Vocabulary};
 
 /// One rating event: a user, a movie and the rating given.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,10 +1,10 @@
-//! Here is a string, give me its id — without keeping a second copy of the string.
+//! Here is a string, give me its id — with every string stored once, end to end.
 //!
-//! A vocabulary of 10 million user ids must not cost twice its strings (one copy in the sorted
-//! list, one as hash-map keys). [`StrIndex`] is an open-addressing hash table of `u32` ids only;
-//! the strings stay wherever their owner keeps them (a `Vec<String>`, an arena), and every
-//! operation takes a closure that reads the string of an id. Ids must be `0..len`, given out in
-//! order, which is what both owners do.
+//! A vocabulary of 10 million user ids must cost its bytes, not a `String` (24 bytes plus an
+//! allocation) per value, nor a second copy as hash-map keys. [`StringSet`] keeps the strings
+//! in one buffer with their end offsets (8 bytes a value), and [`StrIndex`] is an
+//! open-addressing hash table of `u32` ids only, reading strings through a closure. Ids are
+//! `0..len`, in insertion order.
 
 use std::hash::{BuildHasher, RandomState};
 
@@ -102,6 +102,86 @@ impl StrIndex {
     }
 }
 
+/// Strings stored end to end in one buffer, ids `0..len` in insertion order, with an index.
+#[derive(Clone, Default)]
+pub(crate) struct StringSet {
+    arena: String,
+    /// `ends[id]`: where string `id` ends in `arena` (it starts where `id - 1` ends).
+    ends: Vec<u64>,
+    index: StrIndex,
+}
+
+impl std::fmt::Debug for StringSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl StringSet {
+    /// The set of `values`, distinct and in the order given (ids `0..`).
+    pub(crate) fn from_distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut set = StringSet::default();
+        for v in values {
+            set.arena.push_str(v);
+            set.ends.push(set.arena.len() as u64);
+        }
+        set.index = StrIndex::build(set.len(), |id| set.get(id));
+        set
+    }
+
+    /// Number of strings.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The string of `id`.
+    ///
+    /// # Panics
+    /// If `id >= len()`.
+    pub(crate) fn get(&self, id: u32) -> &str {
+        get(&self.arena, &self.ends, id)
+    }
+
+    /// The strings, in id order.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+        (0..self.len() as u32).map(|id| self.get(id))
+    }
+
+    /// The id of `value`, if present.
+    pub(crate) fn find(&self, value: &str) -> Option<u32> {
+        self.index.find(value, |id| self.get(id))
+    }
+
+    /// The id of `value`, adding it (with the next id) if absent.
+    pub(crate) fn intern(&mut self, value: &str) -> u32 {
+        if let Some(id) = self.find(value) {
+            return id;
+        }
+        let (arena, ends) = (&self.arena, &self.ends);
+        let id = self.index.insert_next(value, |id| get(arena, ends, id));
+        self.arena.push_str(value);
+        self.ends.push(self.arena.len() as u64);
+        id
+    }
+
+    /// Heap bytes held: the strings, their offsets and the index.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.arena.capacity() + self.ends.capacity() * 8 + self.index.heap_bytes()
+    }
+}
+
+fn get<'a>(arena: &'a str, ends: &[u64], id: u32) -> &'a str {
+    let id = id as usize;
+    let start = if id == 0 { 0 } else { ends[id - 1] as usize };
+    &arena[start..ends[id] as usize]
+}
+
+impl PartialEq for StringSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.arena == other.arena && self.ends == other.ends
+    }
+}
+
 /// A power of two at least 4/3 of `len` (at least 16).
 fn slots_for(len: usize) -> usize {
     (len + len / 3 + 1).next_power_of_two().max(16)
@@ -120,6 +200,20 @@ mod tests {
         }
         assert_eq!(index.find("v1000", |id| &values[id as usize]), None);
         assert_eq!(StrIndex::default().find("x", |_| unreachable!()), None);
+    }
+
+    #[test]
+    fn string_set_interns_once_and_stores_bytes_end_to_end() {
+        let mut set = StringSet::default();
+        assert_eq!(
+            (set.intern("b"), set.intern("a"), set.intern("b")),
+            (0, 1, 0)
+        );
+        assert_eq!(set.intern(""), 2);
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["b", "a", ""]);
+        assert_eq!((set.find("a"), set.find("c")), (Some(1), None));
+        assert_eq!(set, StringSet::from_distinct(["b", "a", ""]));
+        assert_eq!(set.arena, "ba");
     }
 
     #[test]

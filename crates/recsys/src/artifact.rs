@@ -17,7 +17,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use recsys_data::Vocabulary;
+use recsys_data::{Values, Vocabulary};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -111,8 +111,14 @@ struct VocabularyFile {
 /// [`VocabularyFile`] borrowed from a model, to write without copying the strings.
 #[derive(Serialize)]
 struct VocabularyFileRef<'a> {
-    user_id: &'a [String],
-    movie_title: &'a [String],
+    #[serde(serialize_with = "values_as_list")]
+    user_id: Values<'a>,
+    #[serde(serialize_with = "values_as_list")]
+    movie_title: Values<'a>,
+}
+
+fn values_as_list<S: serde::Serializer>(values: &Values<'_>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(values.iter())
 }
 
 /// A model loaded from disk, with its manifest.

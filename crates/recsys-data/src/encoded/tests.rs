@@ -185,7 +185,7 @@ fn many_distinct_values_intern_once_each_in_first_seen_order() {
             );
         }
     }
-    assert_eq!(interner.get(0), "id4999");
+    assert_eq!(interner.strings.get(0), "id4999");
     let (vocabulary, rows) = interner.into_vocabulary();
     assert_eq!(vocabulary.num_rows(), 5_001);
     assert_eq!(vocabulary.value(rows[0]), Some("id4999"));
