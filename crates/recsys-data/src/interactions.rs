@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::Rating;
 use crate::error::{DataError, Result};
-use crate::lines::{numbered_lines, read_file, strip_bom, utf8_line};
+use crate::lines::{LineReader, utf8_line};
 
 /// The header names of the three columns [`read_interactions`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,9 @@ impl Default for ColumnNames {
 /// Reads ratings from a TSV or CSV file with a header row. Returned ratings have no `movie_id`
 /// and no `timestamp`.
 ///
+/// This holds every row as [`Rating`]s (two `String`s each); for large files, read with
+/// [`for_each_interaction`] or [`crate::Encoder::read_file`], which keep no strings per row.
+///
 /// The format:
 ///
 /// - UTF-8; a leading byte-order mark is dropped; lines end in `\n` or `\r\n`; blank lines
@@ -58,72 +61,130 @@ impl Default for ColumnNames {
 /// - [`DataError::Parse`] for a row with the wrong number of fields, a malformed quoted field, or
 ///   a rating that is not a finite number, naming the line and the column.
 pub fn read_interactions(path: &Path, columns: &ColumnNames) -> Result<Vec<Rating>> {
-    let bytes = read_file(path)?;
-    let mut lines = numbered_lines(strip_bom(&bytes));
-    let Some((header_line, header_bytes)) = lines.next() else {
+    let mut ratings = Vec::new();
+    for_each_interaction(path, columns, |user_id, movie_title, user_rating| {
+        ratings.push(Rating {
+            user_id: user_id.to_owned(),
+            movie_title: movie_title.to_owned(),
+            user_rating,
+            movie_id: None,
+            timestamp: None,
+        });
+    })?;
+    Ok(ratings)
+}
+
+/// Reads the file [`read_interactions`] reads, one line at a time, calling
+/// `row(user_id, movie_title, user_rating)` for each row in file order; memory stays at one
+/// line whatever the file's size. Returns the number of rows.
+///
+/// # Errors
+///
+/// Those of [`read_interactions`], for the same files; rows before a bad line have already
+/// been passed to `row`.
+pub fn for_each_interaction(
+    path: &Path,
+    columns: &ColumnNames,
+    mut row: impl FnMut(&str, &str, f32),
+) -> Result<u64> {
+    let mut lines = LineReader::open(path)?;
+    let Some((header_line, header_bytes)) = lines.next_line()? else {
         return Err(DataError::Empty {
             path: path.to_owned(),
             what: "is empty (no header row)",
         });
     };
-    let header_text = utf8_line(path, header_line, header_bytes)?;
-    let delimiter = if header_text.contains('\t') {
-        '\t'
-    } else {
-        ','
-    };
-    let header: Vec<String> = split_fields(header_text, delimiter)
-        .map_err(|m| DataError::parse(path, header_line, format!("header: {m}")))?
-        .into_iter()
-        .map(|name| name.trim().to_owned())
-        .collect();
-    let find = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| DataError::MissingColumn {
-                path: path.to_owned(),
-                column: name.to_owned(),
-                found: header.clone(),
-            })
-    };
-    let user_col = find(&columns.user_id)?;
-    let title_col = find(&columns.movie_title)?;
-    let rating_col = find(&columns.user_rating)?;
-
-    let mut ratings = Vec::new();
-    for (line, raw) in lines {
-        let text = utf8_line(path, line, raw)?;
-        let fields = split_fields(text, delimiter).map_err(|m| DataError::parse(path, line, m))?;
-        if fields.len() != header.len() {
-            return Err(DataError::parse(
-                path,
-                line,
-                format!(
-                    "expected {} fields like the header, found {}",
-                    header.len(),
-                    fields.len()
-                ),
-            ));
-        }
-        let user_rating = parse_rating(&fields[rating_col]).map_err(|m| {
-            DataError::parse(path, line, format!("column {:?}: {m}", header[rating_col]))
-        })?;
-        ratings.push(Rating {
-            user_id: fields[user_col].to_string(),
-            movie_title: fields[title_col].to_string(),
-            user_rating,
-            movie_id: None,
-            timestamp: None,
-        });
+    let header = Header::parse(path, header_line, header_bytes, columns)?;
+    let mut rows = 0u64;
+    while let Some((line, raw)) = lines.next_line()? {
+        let (user_id, movie_title, user_rating) = header.row(path, line, raw)?;
+        row(&user_id, &movie_title, user_rating);
+        rows += 1;
     }
-    if ratings.is_empty() {
+    if rows == 0 {
         return Err(DataError::Empty {
             path: path.to_owned(),
             what: "has a header but no data rows",
         });
     }
-    Ok(ratings)
+    Ok(rows)
+}
+
+/// An interaction file's header: its field names, delimiter and the three columns' positions.
+struct Header {
+    names: Vec<String>,
+    delimiter: char,
+    user: usize,
+    title: usize,
+    rating: usize,
+}
+
+impl Header {
+    /// Parses the header line, finding the columns named by `columns`.
+    fn parse(path: &Path, line: usize, bytes: &[u8], columns: &ColumnNames) -> Result<Self> {
+        let text = utf8_line(path, line, bytes)?;
+        let delimiter = if text.contains('\t') { '\t' } else { ',' };
+        let names: Vec<String> = split_fields(text, delimiter)
+            .map_err(|m| DataError::parse(path, line, format!("header: {m}")))?
+            .into_iter()
+            .map(|name| name.trim().to_owned())
+            .collect();
+        let find = |name: &str| {
+            names
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: path.to_owned(),
+                    column: name.to_owned(),
+                    found: names.clone(),
+                })
+        };
+        let (user, title, rating) = (
+            find(&columns.user_id)?,
+            find(&columns.movie_title)?,
+            find(&columns.user_rating)?,
+        );
+        Ok(Header {
+            names,
+            delimiter,
+            user,
+            title,
+            rating,
+        })
+    }
+
+    /// Parses one data row into `(user_id, movie_title, user_rating)`.
+    fn row<'a>(
+        &self,
+        path: &Path,
+        line: usize,
+        raw: &'a [u8],
+    ) -> Result<(Cow<'a, str>, Cow<'a, str>, f32)> {
+        let text = utf8_line(path, line, raw)?;
+        let mut fields =
+            split_fields(text, self.delimiter).map_err(|m| DataError::parse(path, line, m))?;
+        if fields.len() != self.names.len() {
+            let message = format!(
+                "expected {} fields like the header, found {}",
+                self.names.len(),
+                fields.len()
+            );
+            return Err(DataError::parse(path, line, message));
+        }
+        let rating = parse_rating(&fields[self.rating]).map_err(|m| {
+            let column = &self.names[self.rating];
+            DataError::parse(path, line, format!("column {column:?}: {m}"))
+        })?;
+        let take = |fields: &mut Vec<Cow<'a, str>>, i: usize| std::mem::take(&mut fields[i]);
+        let user = take(&mut fields, self.user);
+        // The same column may be named twice (user and title): take from a fresh copy then.
+        let title = if self.title == self.user {
+            user.clone()
+        } else {
+            take(&mut fields, self.title)
+        };
+        Ok((user, title, rating))
+    }
 }
 
 /// Parses a rating, accepting only finite numbers (surrounding spaces allowed).

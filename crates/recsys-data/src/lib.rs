@@ -5,7 +5,9 @@
 //! 1. [`download`](ml100k_dir): find MovieLens 100k in a folder the user names or in the cache,
 //!    or download it and verify it against pinned SHA-256 digests;
 //! 2. [`MovieLens100k`]: read `u.data`, `u.item` and `u.user` into [`Rating`]s, [`Movie`]s and
-//!    [`User`]s, or [`read_interactions`] from any TSV/CSV file with a header;
+//!    [`User`]s, or [`read_interactions`] from any TSV/CSV file with a header — or, for files
+//!    of millions of rows, an [`Encoder`] that streams them into compact [`EncodedRatings`]
+//!    (12 bytes a row) and the vocabularies;
 //! 3. [`split`] / [`shuffle`]: a documented, seeded shuffle and a train/test split;
 //! 4. [`Vocabulary`]: Keras `StringLookup` semantics, raw id to embedding row.
 //!
@@ -44,11 +46,13 @@
 #![deny(missing_docs)]
 
 mod download;
+mod encoded;
 mod error;
 mod interactions;
 mod lines;
 mod movielens;
 mod split;
+mod strindex;
 mod synth;
 mod vocab;
 
@@ -61,12 +65,13 @@ pub use download::{
     DATA_DIR_ENV, DownloadObserver, ML100K_URL, NoProgress, PINNED_FILES, data_dir_from_env,
     default_cache_dir, ml100k_dir, ml100k_dir_with,
 };
+pub use encoded::{EncodedRatings, Encoder};
 pub use error::{DataError, Result};
-pub use interactions::{ColumnNames, read_interactions};
+pub use interactions::{ColumnNames, for_each_interaction, read_interactions};
 pub use movielens::{GENRES, Movie, MovieLens100k, User};
-pub use split::{shuffle, split};
+pub use split::{shuffle, shuffle_with, split};
 pub use synth::{SynthRows, SynthSpec, SynthSummary, write_synthetic};
-pub use vocab::Vocabulary;
+pub use vocab::{Values, Vocabulary};
 
 /// One rating event: a user, a movie and the rating given.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +100,8 @@ mod tests {
         has_autotraits::<Vocabulary>();
         has_autotraits::<MovieLens100k>();
         has_autotraits::<ColumnNames>();
+        has_autotraits::<Encoder>();
+        has_autotraits::<EncodedRatings>();
         has_autotraits::<DataError>();
     }
 }

@@ -29,10 +29,29 @@ use crate::error::{DataError, Result};
 /// assert_eq!(v, w); // same seed, same order
 /// ```
 pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    shuffle_with(items.len(), seed, |i, j| items.swap(i, j));
+}
+
+/// [`shuffle`]'s swaps for `len` items, handed to `swap(i, j)`: for data kept as several
+/// columns, swapping every column at `(i, j)` gives each column exactly the permutation
+/// [`shuffle`] gives a single slice, in place.
+///
+/// ```
+/// let (mut a, mut b) = (vec![0, 1, 2, 3, 4], vec!['a', 'b', 'c', 'd', 'e']);
+/// recsys_data::shuffle_with(5, 7, |i, j| {
+///     a.swap(i, j);
+///     b.swap(i, j);
+/// });
+/// let mut c = vec![0, 1, 2, 3, 4];
+/// recsys_data::shuffle(&mut c, 7);
+/// assert_eq!(a, c);
+/// assert_eq!(b, c.iter().map(|&i| (b'a' + i as u8) as char).collect::<Vec<_>>());
+/// ```
+pub fn shuffle_with(len: usize, seed: u64, mut swap: impl FnMut(usize, usize)) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    for i in (1..items.len()).rev() {
+    for i in (1..len).rev() {
         let j = ((u128::from(rng.next_u64()) * (i as u128 + 1)) >> 64) as usize;
-        items.swap(i, j);
+        swap(i, j);
     }
 }
 

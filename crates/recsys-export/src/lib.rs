@@ -167,8 +167,8 @@ pub fn export_model(
         Inputs::Ids => {
             let path = vocabulary_path(out);
             let json = serde_json::json!({
-                "user_id": model.user_vocabulary.values(),
-                "movie_title": model.title_vocabulary.values(),
+                "user_id": model.user_vocabulary.values().to_vec(),
+                "movie_title": model.title_vocabulary.values().to_vec(),
             });
             file::write_atomic(&path, json.to_string().as_bytes())?;
             Some(path)

@@ -307,7 +307,7 @@ fn init_subgraph(m: &mut ModelDef, model: &RankingModel) -> i32 {
 fn string_tensor(vocab: &Vocabulary) -> Vec<u8> {
     let values = vocab.values();
     let header = 4 * (values.len() + 2);
-    let mut out = Vec::with_capacity(header + values.iter().map(String::len).sum::<usize>());
+    let mut out = Vec::with_capacity(header + values.iter().map(str::len).sum::<usize>());
     out.extend((values.len() as i32).to_le_bytes());
     let mut offset = header;
     for v in values {

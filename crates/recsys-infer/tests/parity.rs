@@ -83,12 +83,12 @@ fn the_tutorial_model_on_movielens_scores_within_1e_6_absolute() {
             let u = if i % 10 == 0 {
                 "unseen".into()
             } else {
-                users[rng.below(users.len())].clone()
+                users[rng.below(users.len())].to_owned()
             };
             let t = if i % 10 == 5 {
                 "Unseen (2030)".into()
             } else {
-                titles[rng.below(titles.len())].clone()
+                titles[rng.below(titles.len())].to_owned()
             };
             (u, t)
         })

@@ -65,7 +65,7 @@ fn main() {
         "threads: MATMUL_NUM_THREADS={}",
         std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "unset (GEMM crate default)".into())
     );
-    let user = m.user_vocabulary.values()[41].clone();
+    let user = m.user_vocabulary.values()[41].to_owned();
     let all_titles = m.title_vocabulary.values().to_vec();
     let scorer = Scorer::new(m.clone());
     let user_row = scorer.user_row(&user);

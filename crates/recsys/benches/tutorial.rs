@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use recsys::model::{RankingModel, RankingModelConfig};
-use recsys::train::{EpochReport, Examples, FirstLayer, TrainConfig, TrainObserver, evaluate, fit};
+use recsys::train::{EpochReport, FirstLayer, TrainConfig, TrainObserver, evaluate, fit};
 use recsys::workflow::{DataSpec, Quiet};
 
 struct Args {
@@ -89,7 +89,7 @@ fn main() -> Result<(), recsys::Error> {
     let mut last = None;
     for run in 0..args.runs.max(1) {
         let mut model = fresh(run as u64 + 1)?;
-        let train = Examples::encode(&model, &data.train);
+        let train = data.train.clone();
         let config = TrainConfig {
             epochs: args.epochs,
             first_layer: args.path,
@@ -104,11 +104,11 @@ fn main() -> Result<(), recsys::Error> {
     }
     let model = last.expect("at least one run");
 
-    let test = Examples::encode(&model, &data.test);
+    let test = &data.test;
     let mut evals = Vec::with_capacity(args.evals);
     for _ in 0..args.evals {
         let t = Instant::now();
-        std::hint::black_box(evaluate(&model, &test, 4096)?);
+        std::hint::black_box(evaluate(&model, test, 4096)?);
         evals.push(t.elapsed().as_secs_f64());
     }
 

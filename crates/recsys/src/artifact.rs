@@ -17,7 +17,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use recsys_data::Vocabulary;
+use recsys_data::{Values, Vocabulary};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -130,6 +130,19 @@ struct VocabularyFile {
     movie_title: Vec<String>,
 }
 
+/// [`VocabularyFile`] borrowed from a model, to write without copying the strings.
+#[derive(Serialize)]
+struct VocabularyFileRef<'a> {
+    #[serde(serialize_with = "values_as_list")]
+    user_id: Values<'a>,
+    #[serde(serialize_with = "values_as_list")]
+    movie_title: Values<'a>,
+}
+
+fn values_as_list<S: serde::Serializer>(values: &Values<'_>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(values.iter())
+}
+
 /// A model loaded from disk, with its manifest.
 #[derive(Debug, Clone)]
 pub struct SavedModel {
@@ -149,7 +162,7 @@ pub fn save(model: &RankingModel, training: Option<&TrainingRecord>, dir: &Path)
         config: ModelConfig::Ranking(model.config.clone()),
         users: &model.user_vocabulary,
         titles: &model.title_vocabulary,
-        weights: weights::to_safetensors(model),
+        tensors: weights::named(model),
     };
     save_parts(&parts, training, dir)
 }
@@ -160,7 +173,8 @@ pub(crate) struct Parts<'a> {
     pub(crate) config: ModelConfig,
     pub(crate) users: &'a Vocabulary,
     pub(crate) titles: &'a Vocabulary,
-    pub(crate) weights: Vec<u8>,
+    /// Named `F32` tensors (name, shape, values), streamed into `weights.safetensors`.
+    pub(crate) tensors: Vec<(String, Vec<usize>, &'a [f32])>,
 }
 
 /// [`save`] for any model kind.
@@ -210,17 +224,20 @@ fn is_replaceable(dir: &Path) -> bool {
 
 fn write_all(parts: &Parts, training: Option<&TrainingRecord>, tmp: &Path) -> Result<()> {
     fs::create_dir(tmp).map_err(|e| Error::io(tmp, e))?;
-    let vocab = VocabularyFile {
-        user_id: parts.users.values().to_vec(),
-        movie_title: parts.titles.values().to_vec(),
+    // Both files are streamed to disk (hashed on the way), never built whole in memory.
+    let vocab = VocabularyFileRef {
+        user_id: parts.users.values(),
+        movie_title: parts.titles.values(),
     };
-    let vocab_bytes = serde_json::to_vec(&vocab).expect("strings serialise");
-    let weight_bytes = &parts.weights;
     let mut files = BTreeMap::new();
-    for (file, bytes) in [(WEIGHTS, weight_bytes), (VOCABULARY, &vocab_bytes)] {
-        write_synced(&tmp.join(file), bytes)?;
-        files.insert(file.to_owned(), digest(bytes));
-    }
+    let weights_digest = write_streamed(&tmp.join(WEIGHTS), |w| {
+        weights::write_tensors(&parts.tensors, w)
+    })?;
+    files.insert(WEIGHTS.to_owned(), weights_digest);
+    let vocab_digest = write_streamed(&tmp.join(VOCABULARY), |w| {
+        serde_json::to_writer(w, &vocab).map_err(std::io::Error::other)
+    })?;
+    files.insert(VOCABULARY.to_owned(), vocab_digest);
     let manifest = Manifest {
         format: FORMAT_NAME.into(),
         format_version: ARTIFACT_FORMAT_VERSION,
@@ -241,6 +258,55 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(path, e))
 }
 
+/// Writes a file through `write`, buffered, hashing and counting the bytes on the way, then
+/// syncs it; returns its digest.
+fn write_streamed(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<FileDigest> {
+    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Digesting {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io(path, e))?;
+    let file = out
+        .inner
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(FileDigest {
+        bytes: out.bytes,
+        sha256: hex(&out.hasher.finalize()),
+    })
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Digesting<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str, unique: &str) -> Result<()> {
     if dir.exists() {
         let old = parent.join(format!(".{name}.old-{unique}"));
@@ -257,10 +323,9 @@ fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str, unique: &s
 }
 
 fn digest(bytes: &[u8]) -> FileDigest {
-    let hash = Sha256::digest(bytes);
     FileDigest {
         bytes: bytes.len() as u64,
-        sha256: hash.iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: hex(&Sha256::digest(bytes)),
     }
 }
 

@@ -164,7 +164,8 @@ impl RankingModel {
 
     /// Ranks the whole catalogue (every title in the vocabulary) for one user, keeping `top`.
     pub fn rank_all(&self, user_id: &str, top: usize) -> Result<Vec<(String, f32)>> {
-        let mut ranked = self.rank(user_id, self.title_vocabulary.values())?;
+        let titles: Vec<&str> = self.title_vocabulary.values().iter().collect();
+        let mut ranked = self.rank(user_id, &titles)?;
         ranked.truncate(top);
         Ok(ranked)
     }

@@ -325,7 +325,7 @@ mod tests {
             .iter()
             .map(|&r| match r {
                 0 => "unknown".to_owned(),
-                r => m.title_vocabulary.values()[r as usize - 1].clone(),
+                r => m.title_vocabulary.values()[r as usize - 1].to_owned(),
             })
             .collect();
         let want = m.predict(&vec!["7"; rows.len()], &titles).unwrap();

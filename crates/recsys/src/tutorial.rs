@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
 use crate::model::{RankingModel, RankingModelConfig};
-use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig};
+use crate::train::{self, EpochReport, Metrics, TrainConfig};
 use crate::workflow::{DataSpec, JobObserver};
 
 /// The user the tutorial ranks movies for.
@@ -117,7 +117,7 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<Tu
         loaded.train.len(),
         loaded.test.len()
     ));
-    let (users, titles) = loaded.vocabularies();
+    let (users, titles) = (loaded.users, loaded.titles);
     observer.narrate(&format!(
         "Vocabularies: {} unique user ids, {} unique movie titles (row 0 = out of vocabulary)",
         users.values().len(),
@@ -145,11 +145,10 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<Tu
         "Fitting: {} epochs, batch {}, {:?} learning rate {}",
         tc.epochs, tc.batch_size, tc.optimizer, tc.learning_rate
     ));
-    let train_examples = Examples::encode(&model, &train_set);
-    let history = train::fit(&mut model, &train_examples, &train_config, observer)?;
+    let history = train::fit_owned(&mut model, train_set, &train_config, observer)?;
 
     observer.narrate("Evaluating on the test set");
-    let test = train::evaluate(&model, &Examples::encode(&model, &test_set), 4096)?;
+    let test = train::evaluate(&model, &test_set, 4096)?;
 
     observer.narrate(&format!(
         "Testing the ranking model: ranking three movies for user {TUTORIAL_USER}"

@@ -2,15 +2,17 @@
 //! fixture (`user_embedding`, `movie_embedding`, `dense_1.kernel` `[in, out]`, `dense_1.bias`,
 //! …), so weights move between TFRS and recsys without renaming or transposing.
 
+use std::borrow::Cow;
+use std::io::{self, Write};
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors, View};
 
 use crate::model::RankingModel;
 use crate::{Error, Result};
 
 /// Every tensor of `model` with its name and shape, in a fixed order.
-fn named(model: &RankingModel) -> Vec<(String, Vec<usize>, &[f32])> {
+pub(crate) fn named(model: &RankingModel) -> Vec<(String, Vec<usize>, &[f32])> {
     let d = model.config.embedding_dim;
     let mut out = vec![
         (
@@ -50,23 +52,75 @@ fn named_mut(model: &mut RankingModel) -> Vec<(String, &mut Vec<f32>)> {
     out
 }
 
-/// The model's weights as a safetensors file's bytes (little-endian `F32`).
+/// The model's weights as a safetensors file's bytes (little-endian `F32`): what
+/// [`write_safetensors`] writes.
 pub fn to_safetensors(model: &RankingModel) -> Vec<u8> {
     serialize(&named(model))
 }
 
 /// Named `F32` tensors (name, shape, values) as a safetensors file's bytes.
 pub(crate) fn serialize(tensors: &[(String, Vec<usize>, &[f32])]) -> Vec<u8> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let views = tensors.iter().zip(&bytes).map(|((name, shape, _), b)| {
-        let view = TensorView::new(Dtype::F32, shape.clone(), b)
-            .expect("shape matches data by construction");
+    let mut bytes = Vec::new();
+    write_tensors(tensors, &mut bytes).expect("writing to memory cannot fail");
+    bytes
+}
+
+/// Writes the model's weights as a safetensors file to `out`, streaming: the bytes are exactly
+/// those `safetensors::serialize` makes, but no tensor is copied whole (a 10-million-user
+/// table is 1.3 GB), only a small buffer at a time.
+pub fn write_safetensors(model: &RankingModel, out: &mut dyn Write) -> io::Result<()> {
+    write_tensors(&named(model), out)
+}
+
+/// Writes named `F32` tensors (name, shape, values) as a safetensors file to `out`, streaming.
+pub(crate) fn write_tensors(
+    tensors: &[(String, Vec<usize>, &[f32])],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut tensors: Vec<&(String, Vec<usize>, &[f32])> = tensors.iter().collect();
+    // safetensors lays tensors out sorted by dtype (all F32 here), then by name.
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    // The header alone: `serialize` of views that report their length but lend no data.
+    let shapes = tensors.iter().map(|(name, shape, values)| {
+        let view = ShapeOnly {
+            shape: shape.clone(),
+            bytes: values.len() * 4,
+        };
         (name.clone(), view)
     });
-    safetensors::serialize(views, None).expect("serialising in-memory f32 tensors cannot fail")
+    let header = safetensors::serialize(shapes, None).map_err(io::Error::other)?;
+    out.write_all(&header)?;
+    let mut buf = Vec::with_capacity(1 << 16);
+    for (_, _, values) in &tensors {
+        for chunk in values.chunks(1 << 14) {
+            buf.clear();
+            buf.extend(chunk.iter().flat_map(|x| x.to_le_bytes()));
+            out.write_all(&buf)?;
+        }
+    }
+    Ok(())
+}
+
+/// An `F32` tensor's shape and byte length without its data, to have `safetensors` write the
+/// header of a file whose data is streamed after it.
+struct ShapeOnly {
+    shape: Vec<usize>,
+    bytes: usize,
+}
+
+impl View for ShapeOnly {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&[])
+    }
+    fn data_len(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// Replaces the model's weights with those in safetensors `bytes` (read from `path`, which
@@ -141,6 +195,7 @@ mod tests {
     use super::*;
     use crate::model::RankingModelConfig;
     use recsys_data::Vocabulary;
+    use safetensors::tensor::TensorView;
 
     fn model(seed: u64) -> RankingModel {
         let cfg = RankingModelConfig {
@@ -154,6 +209,24 @@ mod tests {
             seed,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn streamed_bytes_are_safetensors_own_serialisation() {
+        let m = model(3);
+        let tensors = named(&m);
+        let bytes: Vec<Vec<u8>> = tensors
+            .iter()
+            .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+            .collect();
+        let views = tensors.iter().zip(&bytes).map(|((name, shape, _), b)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), b).unwrap(),
+            )
+        });
+        let reference = safetensors::serialize(views, None).unwrap();
+        assert_eq!(to_safetensors(&m), reference);
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! a saved model. The CLI calls these, so that what it does is also available from Rust.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use recsys_data::{ColumnNames, DownloadObserver, MovieLens100k, NoProgress, Rating, Vocabulary};
+use recsys_data::{
+    ColumnNames, DownloadObserver, EncodedRatings, Encoder, MovieLens100k, NoProgress, Rating,
+    Vocabulary,
+};
 use serde::Serialize;
 
 use crate::artifact::{self, DataSource, TrainingRecord};
@@ -81,80 +85,120 @@ pub enum DataSpec {
     },
 }
 
-/// Ratings split into train and test, with their provenance.
+/// Ratings split into train and test, encoded as vocabulary rows, with the vocabularies and
+/// their provenance.
+///
+/// Only the compact rows are kept (a `u32` user, a `u32` title and an `f32` rating, 12 bytes
+/// an example) and each distinct string once, in the vocabularies: interaction files are
+/// streamed through an [`Encoder`], never held as strings per row.
 #[derive(Debug, Clone)]
 pub struct LoadedData {
-    /// Training ratings, in file (or split) order.
-    pub train: Vec<Rating>,
-    /// Test ratings (may be empty for files without a test set).
-    pub test: Vec<Rating>,
+    /// Training examples, in file (or split) order.
+    pub train: Examples,
+    /// Test examples (may be empty for files without a test set).
+    pub test: Examples,
+    /// User ids of train ∪ test, sorted; `train.users` and `test.users` are its rows.
+    pub users: Vocabulary,
+    /// Titles of train ∪ test, sorted; `train.titles` and `test.titles` are its rows.
+    pub titles: Vocabulary,
     /// Where they came from, for the manifest.
     pub source: DataSource,
 }
 
+impl From<EncodedRatings> for Examples {
+    /// Takes the columns as they are (no copy): the ids must already be vocabulary rows
+    /// (after [`Encoder::finish`]).
+    fn from(rows: EncodedRatings) -> Self {
+        Examples {
+            users: rows.users,
+            titles: rows.titles,
+            ratings: rows.ratings,
+        }
+    }
+}
+
 impl DataSpec {
     /// Reads the data; MovieLens is located (or downloaded, reporting to `progress`) and split
-    /// with `seed`.
+    /// with `seed`. Interaction files are read in one streaming pass each.
     pub fn load(&self, seed: u64, progress: &mut dyn DownloadObserver) -> Result<LoadedData> {
-        match self {
+        let mut encoder = Encoder::new();
+        let (mut train, mut test, source) = match self {
             DataSpec::MovieLens {
                 data_dir,
                 train_size,
                 test_size,
             } => {
-                let dir = locate_movielens(data_dir.as_deref(), progress)?;
-                let all = MovieLens100k::load(&dir)?.ratings;
-                let (train, test) = recsys_data::split(all, seed, *train_size, *test_size)?;
+                let (train, test) =
+                    movielens_split(data_dir.as_deref(), seed, *train_size, *test_size, progress)?;
                 let source = DataSource::Movielens100k {
                     seed,
                     train: *train_size,
                     test: *test_size,
                 };
-                Ok(LoadedData {
-                    train,
-                    test,
-                    source,
-                })
+                let train = encoder.encode_ratings(&train);
+                (train, encoder.encode_ratings(&test), source)
             }
             DataSpec::Files {
                 train,
                 test,
                 columns,
             } => {
-                let train_rows = recsys_data::read_interactions(train, columns)?;
+                let train_rows = encoder.read_file(train, columns)?;
                 let test_rows = match test {
-                    Some(t) => recsys_data::read_interactions(t, columns)?,
-                    None => Vec::new(),
+                    Some(t) => encoder.read_file(t, columns)?,
+                    None => EncodedRatings::default(),
                 };
-                // Recorded absolute, so `evaluate` finds them from any working directory.
-                let absolute = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-                let source = DataSource::Files {
-                    train: absolute(train),
-                    test: test.as_ref().map(absolute),
-                    columns: [
-                        columns.user_id.clone(),
-                        columns.movie_title.clone(),
-                        columns.user_rating.clone(),
-                    ],
-                };
-                Ok(LoadedData {
-                    train: train_rows,
-                    test: test_rows,
-                    source,
-                })
+                (
+                    train_rows,
+                    test_rows,
+                    files_source(train, test.as_ref(), columns),
+                )
             }
-        }
+        };
+        // Vocabularies over train ∪ test, as the tutorial builds them from all ratings.
+        let (users, titles) = encoder.finish(&mut [&mut train, &mut test]);
+        Ok(LoadedData {
+            train: train.into(),
+            test: test.into(),
+            users,
+            titles,
+            source,
+        })
+    }
+}
+
+/// MovieLens 100k's ratings, shuffled with `seed` and split (small enough to hold as strings).
+fn movielens_split(
+    data_dir: Option<&Path>,
+    seed: u64,
+    train: usize,
+    test: usize,
+    progress: &mut dyn DownloadObserver,
+) -> Result<(Vec<Rating>, Vec<Rating>)> {
+    let dir = locate_movielens(data_dir, progress)?;
+    let all = MovieLens100k::load(&dir)?.ratings;
+    Ok(recsys_data::split(all, seed, train, test)?)
+}
+
+/// The manifest's record of interaction files, with absolute paths so that `evaluate` finds
+/// them from any working directory.
+fn files_source(train: &Path, test: Option<&PathBuf>, columns: &ColumnNames) -> DataSource {
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    DataSource::Files {
+        train: absolute(train),
+        test: test.map(|t| absolute(t)),
+        columns: [
+            columns.user_id.clone(),
+            columns.movie_title.clone(),
+            columns.user_rating.clone(),
+        ],
     }
 }
 
 impl LoadedData {
-    /// Vocabularies over train ∪ test, as the tutorial builds them from all ratings.
+    /// Copies of the two vocabularies (for building several models from one load).
     pub fn vocabularies(&self) -> (Vocabulary, Vocabulary) {
-        let all = || self.train.iter().chain(&self.test);
-        (
-            Vocabulary::from_values(all().map(|r| r.user_id.as_str())),
-            Vocabulary::from_values(all().map(|r| r.movie_title.as_str())),
-        )
+        (self.users.clone(), self.titles.clone())
     }
 }
 
@@ -176,7 +220,7 @@ pub struct TrainJob {
 /// What a training job produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainOutcome {
-    /// Per-epoch metrics.
+    /// Per-epoch metrics, each with the epoch's own seconds (the training loop only).
     pub epochs: Vec<EpochReport>,
     /// Test metrics, when there was a test set.
     pub test: Option<Metrics>,
@@ -186,29 +230,62 @@ pub struct TrainOutcome {
     pub train_examples: usize,
     /// Test examples.
     pub test_examples: usize,
+    /// Distinct user ids (the user embedding has one more row, for out-of-vocabulary ids).
+    pub users: usize,
+    /// Distinct titles.
+    pub titles: usize,
+    /// Trainable values of the model.
+    pub parameters: usize,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Wall-clock seconds of each phase of a training job.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timings {
+    /// Reading and encoding the data and building the vocabularies.
+    pub load_seconds: f64,
+    /// Initialising the model (and reading `--init-weights`).
+    pub init_seconds: f64,
+    /// `fit`: the shuffle, the training buffers and every epoch.
+    pub fit_seconds: f64,
+    /// Evaluating on the test set (0 without one).
+    pub evaluate_seconds: f64,
+    /// Writing the model directory.
+    pub save_seconds: f64,
 }
 
 /// Loads the data, trains, evaluates on the test set if there is one, and saves the model.
 pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<TrainOutcome> {
     let config = job.train.clone().check()?;
     job.model.check()?;
+    let clock = Instant::now();
     let data = job.data.load(config.get().seed, observer)?;
-    let (users, titles) = data.vocabularies();
-    let mut model = RankingModel::new(job.model.clone(), users, titles, config.get().seed)?;
+    let load_seconds = clock.elapsed().as_secs_f64();
+    let (users, titles) = (data.users.num_rows() - 1, data.titles.num_rows() - 1);
+    let (train_examples, test_examples) = (data.train.len(), data.test.len());
+
+    let clock = Instant::now();
+    let seed = config.get().seed;
+    let mut model = RankingModel::new(job.model.clone(), data.users, data.titles, seed)?;
     if let Some(path) = &job.init_weights {
         weights::load_safetensors_file(&mut model, path)?;
     }
-    let examples = Examples::encode(&model, &data.train);
-    let history = train::fit(&mut model, &examples, &config, observer)?;
+    let init_seconds = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
+    let history = train::fit_owned(&mut model, data.train, &config, observer)?;
+    let fit_seconds = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
     let test = if data.test.is_empty() {
         None
     } else {
-        Some(train::evaluate(
-            &model,
-            &Examples::encode(&model, &data.test),
-            4096,
-        )?)
+        Some(train::evaluate(&model, &data.test, 4096)?)
     };
+    let evaluate_seconds = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
     let record = TrainingRecord {
         data: data.source,
         config: config.get().clone(),
@@ -218,12 +295,23 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
         recipe: None,
     };
     artifact::save(&model, Some(&record), &job.out)?;
+    let timings = Timings {
+        load_seconds,
+        init_seconds,
+        fit_seconds,
+        evaluate_seconds,
+        save_seconds: clock.elapsed().as_secs_f64(),
+    };
     Ok(TrainOutcome {
         epochs: history.epochs,
         test,
         model_dir: job.out.clone(),
-        train_examples: data.train.len(),
-        test_examples: data.test.len(),
+        train_examples,
+        test_examples,
+        users,
+        titles,
+        parameters: model.num_parameters(),
+        timings,
     })
 }
 
@@ -257,12 +345,7 @@ pub fn test_ratings(
         Some((file, columns)) => recsys_data::read_interactions(file, columns)?,
         None => match manifest.training.as_ref().map(|t| &t.data) {
             Some(DataSource::Movielens100k { seed, train, test }) => {
-                let spec = DataSpec::MovieLens {
-                    data_dir: data_dir.map(Path::to_owned),
-                    train_size: *train,
-                    test_size: *test,
-                };
-                spec.load(*seed, progress)?.test
+                movielens_split(data_dir, *seed, *train, *test, progress)?.1
             }
             Some(DataSource::Files {
                 test: Some(t),

@@ -6,11 +6,11 @@ mod common;
 
 use std::path::Path;
 
-use recsys::data::{ColumnNames, read_interactions};
+use recsys::data::ColumnNames;
 use recsys::model::{RankingModel, RankingModelConfig};
 use recsys::train::{Examples, FirstLayer, Silent, TrainConfig, evaluate, fit};
 use recsys::weights::load_safetensors_file;
-use recsys::workflow::LoadedData;
+use recsys::workflow::{DataSpec, Quiet};
 use serde_json::Value;
 
 const REL_TOL: f64 = 1e-4;
@@ -34,23 +34,18 @@ fn max_rel_diff(a: &[f32], b: &[f32]) -> f64 {
 
 /// The model and data of the fixture, before training.
 fn setup(peers: &Path) -> (RankingModel, Examples, Examples) {
-    let cols = ColumnNames::default();
-    let data = LoadedData {
-        train: read_interactions(&peers.join("split/train.tsv"), &cols).unwrap(),
-        test: read_interactions(&peers.join("split/test.tsv"), &cols).unwrap(),
-        source: recsys::artifact::DataSource::Files {
-            train: "train.tsv".into(),
-            test: None,
-            columns: Default::default(),
-        },
+    // Through the streaming, encoded path that `recsys train --train FILE` uses.
+    let spec = DataSpec::Files {
+        train: peers.join("split/train.tsv"),
+        test: Some(peers.join("split/test.tsv")),
+        columns: ColumnNames::default(),
     };
-    let (users, titles) = data.vocabularies();
+    let data = spec.load(0, &mut Quiet).unwrap();
+    let (users, titles) = (data.users, data.titles);
     assert_eq!((users.values().len(), titles.values().len()), (943, 1664));
     let mut model = RankingModel::new(RankingModelConfig::default(), users, titles, 0).unwrap();
     load_safetensors_file(&mut model, &peers.join("parity/initial.safetensors")).unwrap();
-    let train = Examples::encode(&model, &data.train);
-    let test = Examples::encode(&model, &data.test);
-    (model, train, test)
+    (model, data.train, data.test)
 }
 
 fn tutorial_recipe(epochs: usize, first_layer: FirstLayer) -> recsys::train::ValidTrainConfig {

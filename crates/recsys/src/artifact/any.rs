@@ -89,7 +89,7 @@ impl AnyModel {
 
     /// Ranks every title in the vocabulary for one user, keeping `top`.
     pub fn rank_all(&self, user_id: &str, top: usize) -> Result<Vec<(String, f32)>> {
-        let mut ranked = self.rank(user_id, self.title_vocabulary().values())?;
+        let mut ranked = self.rank(user_id, &self.title_vocabulary().values().to_vec())?;
         ranked.truncate(top);
         Ok(ranked)
     }
@@ -137,7 +137,7 @@ pub fn save_mf(model: &BiasedMf, training: Option<&TrainingRecord>, dir: &Path) 
         config: ModelConfig::BiasedMf(model.config.clone()),
         users: &model.user_vocabulary,
         titles: &model.title_vocabulary,
-        weights: weights::serialize(&mf_tensors(model)),
+        tensors: mf_tensors(model),
     };
     save_parts(&parts, training, dir)
 }

@@ -2,8 +2,9 @@
 //! save — what `recsys train --preset best` runs.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
-use super::{DataSpec, JobObserver, TrainOutcome};
+use super::{DataSpec, JobObserver, Timings, TrainOutcome};
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
 use crate::mf::{self, MfRecipe, MfTrainer};
@@ -82,10 +83,13 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
         MfTrainer::Sgd(c) => Err(c.clone().check()?),
     };
     mf::split_validation(&Examples::default(), recipe.validation_fraction, seed)?;
+    let clock = Instant::now();
     let data = job.data.load(seed, observer)?;
+    let load_seconds = clock.elapsed().as_secs_f64();
     let (users, titles) = data.vocabularies();
-    let all = Examples::encode_with(&users, &titles, &data.train);
-    let (train, valid) = mf::split_validation(&all, recipe.validation_fraction, seed)?;
+    let (n_users, n_titles) = (users.values().len(), titles.values().len());
+    let all = &data.train;
+    let (train, valid) = mf::split_validation(all, recipe.validation_fraction, seed)?;
     let valid = (!valid.is_empty()).then_some(&valid);
     if let Some(v) = valid {
         observer.narrate(&format!(
@@ -98,16 +102,21 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
         inner: observer,
         epochs: Vec::new(),
     };
+    let clock = Instant::now();
     let model = match &trainer {
         Ok(c) => mf::bpmf::fit_bpmf(users, titles, &train, valid, c, &mut rec)?,
         Err(c) => mf::sgd::fit_sgd(users, titles, &train, valid, c, &mut rec)?,
     };
+    let fit_seconds = clock.elapsed().as_secs_f64();
     let epochs = rec.epochs;
+    let clock = Instant::now();
     let test = if data.test.is_empty() {
         None
     } else {
-        Some(mf::evaluate(&model, &model.encode(&data.test))?)
+        Some(mf::evaluate(&model, &data.test)?)
     };
+    let evaluate_seconds = clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
     let record = TrainingRecord {
         data: data.source,
         config: recipe.shared(),
@@ -117,11 +126,22 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
         recipe: Some(recipe.clone()),
     };
     artifact::save_mf(&model, Some(&record), &job.out)?;
+    let timings = Timings {
+        load_seconds,
+        init_seconds: 0.0,
+        fit_seconds,
+        evaluate_seconds,
+        save_seconds: clock.elapsed().as_secs_f64(),
+    };
     Ok(TrainOutcome {
         epochs,
         test,
         model_dir: job.out.clone(),
         train_examples: data.train.len(),
         test_examples: data.test.len(),
+        users: n_users,
+        titles: n_titles,
+        parameters: model.num_parameters(),
+        timings,
     })
 }

@@ -1,0 +1,189 @@
+//! Ratings at scale: rows as ids, built while reading, never as strings.
+//!
+//! A MovieLens-25M-sized file holds 25 million rows; as [`Rating`]s (two `String`s each) it
+//! needs several GB. An [`Encoder`] reads the file once, gives each user id and title a `u32`
+//! as it first appears (interning the string once, in one arena), and keeps only
+//! [`EncodedRatings`]: a `u32` user, a `u32` item and an `f32` rating per row, 12 bytes.
+//! [`Encoder::finish`] then sorts the distinct strings into the two [`Vocabulary`]s (Keras
+//! `StringLookup` order, exactly as [`Vocabulary::from_values`] over the same rows would) and
+//! rewrites the ids in place into vocabulary rows.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::interactions::{ColumnNames, for_each_interaction};
+use crate::strindex::StringSet;
+use crate::{Rating, Vocabulary};
+
+/// Rows as ids: column `i` of each vector is row `i` (12 bytes a row, no strings).
+///
+/// Straight from an [`Encoder`] the ids are first-seen ids; after [`Encoder::finish`] they are
+/// the rows of the returned vocabularies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EncodedRatings {
+    /// Each row's user.
+    pub users: Vec<u32>,
+    /// Each row's movie title (item).
+    pub titles: Vec<u32>,
+    /// Each row's rating.
+    pub ratings: Vec<f32>,
+}
+
+impl EncodedRatings {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ratings.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ratings.is_empty()
+    }
+
+    /// Heap bytes held by the three columns.
+    pub fn heap_bytes(&self) -> usize {
+        (self.users.capacity() + self.titles.capacity()) * 4 + self.ratings.capacity() * 4
+    }
+
+    fn push(&mut self, user: u32, item: u32, rating: f32) {
+        self.users.push(user);
+        self.titles.push(item);
+        self.ratings.push(rating);
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        self.users.reserve_exact(rows);
+        self.titles.reserve_exact(rows);
+        self.ratings.reserve_exact(rows);
+    }
+}
+
+/// Distinct strings in first-seen order: ids `0..len` as they first appear.
+#[derive(Debug, Default)]
+struct Interner {
+    strings: StringSet,
+}
+
+impl Interner {
+    fn intern(&mut self, value: &str) -> u32 {
+        self.strings.intern(value)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.strings.heap_bytes()
+    }
+
+    /// The sorted vocabulary, and for each first-seen id its vocabulary row.
+    fn into_vocabulary(self) -> (Vocabulary, Vec<u32>) {
+        let strings = self.strings;
+        let mut order: Vec<u32> = (0..strings.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| strings.get(a).cmp(strings.get(b)));
+        let vocabulary = Vocabulary::build(order.iter().map(|&id| strings.get(id)));
+        drop(strings);
+        let mut rows = vec![0u32; order.len()];
+        for (row, &id) in (1u32..).zip(&order) {
+            rows[id as usize] = row;
+        }
+        (vocabulary, rows)
+    }
+}
+
+/// Reads ratings into [`EncodedRatings`], interning user ids and titles as they appear.
+///
+/// ```
+/// use recsys_data::{ColumnNames, Encoder};
+///
+/// # fn main() -> Result<(), recsys_data::DataError> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("train.tsv");
+/// std::fs::write(&path, "user_id\tmovie_title\tuser_rating\n2\tHeat\t4\n10\tAlien\t3\n2\tAlien\t5\n")
+///     .unwrap();
+/// let mut encoder = Encoder::new();
+/// let mut train = encoder.read_file(&path, &ColumnNames::default())?;
+/// let (users, titles) = encoder.finish(&mut [&mut train]);
+/// assert_eq!(users.values(), ["10", "2"]); // sorted, row 0 = out of vocabulary
+/// assert_eq!(train.users, [2, 1, 2]);
+/// assert_eq!(train.titles, [2, 1, 1]); // "Alien" = 1, "Heat" = 2
+/// assert_eq!(train.ratings, [4.0, 3.0, 5.0]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct Encoder {
+    users: Interner,
+    items: Interner,
+}
+
+impl Encoder {
+    /// An encoder that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes one row into `out`.
+    pub fn push(
+        &mut self,
+        user_id: &str,
+        movie_title: &str,
+        rating: f32,
+        out: &mut EncodedRatings,
+    ) {
+        let user = self.users.intern(user_id);
+        let item = self.items.intern(movie_title);
+        out.push(user, item, rating);
+    }
+
+    /// Encodes ratings already in memory (MovieLens 100k, a split), in order.
+    pub fn encode_ratings(&mut self, ratings: &[Rating]) -> EncodedRatings {
+        let mut out = EncodedRatings::default();
+        out.reserve(ratings.len());
+        for r in ratings {
+            self.push(&r.user_id, &r.movie_title, r.user_rating, &mut out);
+        }
+        out
+    }
+
+    /// Reads an interaction file (the format of [`crate::read_interactions`]) in one streaming
+    /// pass, keeping 12 bytes per row plus each distinct string once.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`crate::read_interactions`]: every parse error names the file and the line.
+    pub fn read_file(&mut self, path: &Path, columns: &ColumnNames) -> Result<EncodedRatings> {
+        // The columns grow by doubling; the spare capacity is never touched, so it costs
+        // address space, not resident memory.
+        let mut out = EncodedRatings::default();
+        for_each_interaction(path, columns, |user, title, rating| {
+            self.push(user, title, rating, &mut out);
+        })?;
+        Ok(out)
+    }
+
+    /// Heap bytes held by the interned strings and their tables.
+    pub fn heap_bytes(&self) -> usize {
+        self.users.heap_bytes() + self.items.heap_bytes()
+    }
+
+    /// Sorts what was seen into the user and title vocabularies (Keras `StringLookup` order:
+    /// sorted unique values, row 0 = out of vocabulary) and rewrites the ids of every set in
+    /// `sets` (all encoded by this encoder) into their rows.
+    pub fn finish(self, sets: &mut [&mut EncodedRatings]) -> (Vocabulary, Vocabulary) {
+        let (users, user_rows) = self.users.into_vocabulary();
+        remap(sets.iter_mut().map(|s| &mut s.users), &user_rows);
+        drop(user_rows);
+        let (items, item_rows) = self.items.into_vocabulary();
+        remap(sets.iter_mut().map(|s| &mut s.titles), &item_rows);
+        (users, items)
+    }
+}
+
+fn remap<'a>(columns: impl Iterator<Item = &'a mut Vec<u32>>, rows: &[u32]) {
+    for column in columns {
+        for id in column.iter_mut() {
+            *id = rows[*id as usize];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
