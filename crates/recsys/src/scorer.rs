@@ -65,8 +65,6 @@ pub struct Scratch {
     user_half: Vec<f32>,
     /// `[n]` the scores.
     a: Vec<f32>,
-    /// `0..n`: each pair's own row of `user_half` (pairs only).
-    identity: Vec<u32>,
 }
 
 impl Scratch {
@@ -193,12 +191,10 @@ impl Scorer {
             0.0,
             user_half,
         );
-        scratch.identity.clear();
-        scratch.identity.extend(0..n as u32);
         let parts = [
             Projected {
                 rows: user_half,
-                slots: Which::PerExample(&scratch.identity),
+                slots: Which::Own,
             },
             Projected {
                 rows: &self.item_half,

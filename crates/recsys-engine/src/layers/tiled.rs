@@ -29,6 +29,8 @@ pub enum Which<'a> {
     PerExample(&'a [u32]),
     /// Every example adds the same row (one user scored against many items).
     Shared(u32),
+    /// Example `i` adds row `i` (rows projected per example, not per distinct id).
+    Own,
 }
 
 /// One lookup's share of the first layer: projected rows `[rows, units]` and who uses which.
@@ -45,6 +47,7 @@ impl Which<'_> {
         match *self {
             Which::PerExample(s) => s[i] as usize,
             Which::Shared(r) => r as usize,
+            Which::Own => i,
         }
     }
 }

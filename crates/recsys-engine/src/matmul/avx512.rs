@@ -173,59 +173,41 @@ unsafe fn block(ops: Operands, rows: std::ops::Range<usize>, cols: std::ops::Ran
             let mr = MR.min(rows.end - i0);
             for j0 in cols.clone().step_by(NR) {
                 let nr = NR.min(cols.end - j0);
-                let tile = Tile {
+                // The tile as a product of its own: operands offset to its corner, depth kc.
+                let tile = Operands {
                     a: ops.a.wrapping_add(i0 * ops.rsa + p0 * ops.csa),
-                    rsa: ops.rsa,
-                    csa: ops.csa,
                     b: ops.b.wrapping_add(p0 * ops.rsb + j0),
-                    rsb: ops.rsb,
                     c: ops.c.wrapping_add(i0 * ops.rsc + j0),
-                    rsc: ops.rsc,
-                    kc,
-                    nr,
+                    k: kc,
                     beta,
+                    ..ops
                 };
                 // SAFETY: the tile lies inside the block the caller vouched for.
-                unsafe { tile_dispatch(tile, mr) }
+                unsafe { tile_dispatch(tile, mr, nr) }
             }
         }
         p0 += kc;
     }
 }
 
-/// One register tile: `c[..mr, ..nr] = a[..mr, ..kc] · b[..kc, ..nr] + beta · c`.
-#[derive(Clone, Copy)]
-struct Tile {
-    a: *const f32,
-    rsa: usize,
-    csa: usize,
-    b: *const f32,
-    rsb: usize,
-    c: *mut f32,
-    rsc: usize,
-    kc: usize,
-    nr: usize,
-    beta: f32,
-}
-
 /// Runs the kernel compiled for exactly `mr` rows (the last tile of a block may be short).
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_dispatch(t: Tile, mr: usize) {
+unsafe fn tile_dispatch(t: Operands, mr: usize, nr: usize) {
     // SAFETY (all arms): forwarded from the caller.
     unsafe {
         match mr {
-            12 => kernel::<12>(t),
-            11 => kernel::<11>(t),
-            10 => kernel::<10>(t),
-            9 => kernel::<9>(t),
-            8 => kernel::<8>(t),
-            7 => kernel::<7>(t),
-            6 => kernel::<6>(t),
-            5 => kernel::<5>(t),
-            4 => kernel::<4>(t),
-            3 => kernel::<3>(t),
-            2 => kernel::<2>(t),
-            1 => kernel::<1>(t),
+            12 => kernel::<12>(t, nr),
+            11 => kernel::<11>(t, nr),
+            10 => kernel::<10>(t, nr),
+            9 => kernel::<9>(t, nr),
+            8 => kernel::<8>(t, nr),
+            7 => kernel::<7>(t, nr),
+            6 => kernel::<6>(t, nr),
+            5 => kernel::<5>(t, nr),
+            4 => kernel::<4>(t, nr),
+            3 => kernel::<3>(t, nr),
+            2 => kernel::<2>(t, nr),
+            1 => kernel::<1>(t, nr),
             _ => unreachable!("a tile has 1..=12 rows"),
         }
     }
@@ -243,12 +225,13 @@ fn lane_masks(nr: usize) -> (__mmask16, __mmask16) {
     (mask(nr), mask(nr.saturating_sub(16)))
 }
 
-/// The register tile itself: `R` rows × 32 columns of accumulators, masked to `nr` columns.
+/// The register tile itself, `c[..R, ..nr] = a[..R, ..k] · b[..k, ..nr] + beta · c`: `R` rows ×
+/// 32 columns of accumulators, masked to `nr` columns.
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel<const R: usize>(t: Tile) {
-    let (m0, m1) = lane_masks(t.nr);
+unsafe fn kernel<const R: usize>(t: Operands, nr: usize) {
+    let (m0, m1) = lane_masks(nr);
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    for p in 0..t.kc {
+    for p in 0..t.k {
         // SAFETY: masked-off lanes are not read; the rest lie inside `b` and `a`.
         unsafe {
             let bp = t.b.wrapping_add(p * t.rsb);

@@ -89,7 +89,8 @@ impl AnyModel {
 
     /// Ranks every title in the vocabulary for one user, keeping `top`.
     pub fn rank_all(&self, user_id: &str, top: usize) -> Result<Vec<(String, f32)>> {
-        let mut ranked = self.rank(user_id, &self.title_vocabulary().values().to_vec())?;
+        let titles: Vec<&str> = self.title_vocabulary().values().iter().collect();
+        let mut ranked = self.rank(user_id, &titles)?;
         ranked.truncate(top);
         Ok(ranked)
     }

@@ -84,12 +84,16 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
     };
     mf::split_validation(&Examples::default(), recipe.validation_fraction, seed)?;
     let clock = Instant::now();
-    let data = job.data.load(seed, observer)?;
+    let super::LoadedData {
+        train: all,
+        test,
+        users,
+        titles,
+        source,
+    } = job.data.load(seed, observer)?;
     let load_seconds = clock.elapsed().as_secs_f64();
-    let (users, titles) = data.vocabularies();
     let (n_users, n_titles) = (users.values().len(), titles.values().len());
-    let all = &data.train;
-    let (train, valid) = mf::split_validation(all, recipe.validation_fraction, seed)?;
+    let (train, valid) = mf::split_validation(&all, recipe.validation_fraction, seed)?;
     let valid = (!valid.is_empty()).then_some(&valid);
     if let Some(v) = valid {
         observer.narrate(&format!(
@@ -110,19 +114,19 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
     let fit_seconds = clock.elapsed().as_secs_f64();
     let epochs = rec.epochs;
     let clock = Instant::now();
-    let test = if data.test.is_empty() {
+    let test_metrics = if test.is_empty() {
         None
     } else {
-        Some(mf::evaluate(&model, &data.test)?)
+        Some(mf::evaluate(&model, &test)?)
     };
     let evaluate_seconds = clock.elapsed().as_secs_f64();
     let clock = Instant::now();
     let record = TrainingRecord {
-        data: data.source,
+        data: source,
         config: recipe.shared(),
         init_weights: None,
         epochs: epochs.clone(),
-        test,
+        test: test_metrics,
         recipe: Some(recipe.clone()),
     };
     artifact::save_mf(&model, Some(&record), &job.out)?;
@@ -135,10 +139,10 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
     };
     Ok(TrainOutcome {
         epochs,
-        test,
+        test: test_metrics,
         model_dir: job.out.clone(),
-        train_examples: data.train.len(),
-        test_examples: data.test.len(),
+        train_examples: all.len(),
+        test_examples: test.len(),
         users: n_users,
         titles: n_titles,
         parameters: model.num_parameters(),
