@@ -4,11 +4,13 @@
 //! kernel (where the CPU has it) and through `matrixmultiply`, interleaved, inside a rayon pool
 //! of all cores as training does; medians of repeated calls. The shapes are one training step
 //! of the tutorial (batch 8,192; layers 64 → 256 → 64 → 1) and the serving path's small
-//! products (1, 100 and 1,664 candidates through the 256 → 64 layer).
+//! products (1, 100 and 1,664 candidates through the 256 → 64 layer). Last, the serving path's
+//! fused last two layers (`dense_dot`: 256 → 64 → 1 for one tile of rows, on one thread),
+//! against the same two layers as a product plus passes for bias, ReLU and the output dot.
 
 use std::time::Instant;
 
-use recsys_engine::matmul::{Op, gemm_with};
+use recsys_engine::matmul::{DenseDot, Op, dense_dot, gemm_with};
 
 fn main() {
     let shapes: &[(&str, usize, usize, usize, Op, Op)] = &[
@@ -106,4 +108,72 @@ fn main() {
             );
         }
     });
+    fused_head();
+}
+
+/// `dense_dot` on one thread against product + bias + ReLU + dot, in GFLOP/s of the product.
+fn fused_head() {
+    let (k, h) = (256, 64);
+    let w: Vec<f32> = (0..k * h).map(|i| (i % 89) as f32 * 0.01 - 0.4).collect();
+    let bias = vec![0.01f32; h];
+    let v: Vec<f32> = (0..h).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
+    let layers = DenseDot {
+        kernel: &w,
+        bias: &bias,
+        relu: true,
+        out_kernel: &v,
+        out_bias: 0.5,
+    };
+    println!(
+        "\n{:40}{:>16}{:>16}{:>8}",
+        "one thread, 256 → 64 → 1", "fused", "one by one", "ratio"
+    );
+    for rows in [1usize, 12, 24, 96] {
+        let x: Vec<f32> = (0..rows * k).map(|i| (i % 97) as f32 * 0.01).collect();
+        let (mut out, mut out2, mut hidden) = (
+            vec![0.0f32; rows],
+            vec![0.0f32; rows],
+            vec![0.0f32; rows * h],
+        );
+        let flop = 2.0 * (rows * k * h) as f64;
+        let reps = ((1e8 / flop) as usize).clamp(5, 200_000);
+        let time = |f: &mut dyn FnMut()| {
+            let mut t = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let s = Instant::now();
+                f();
+                t.push(s.elapsed().as_secs_f64());
+            }
+            t.sort_by(f64::total_cmp);
+            t[reps / 2]
+        };
+        let mut fused = || {
+            assert!(
+                dense_dot(&x, k, &layers, &mut out),
+                "no fused kernel on this CPU"
+            );
+        };
+        let mut plain = || {
+            for row in hidden.chunks_exact_mut(h) {
+                row.copy_from_slice(&bias);
+            }
+            gemm_with(false, rows, k, h, &x, Op::N, &w, Op::N, 1.0, &mut hidden);
+            for (o, row) in out2.iter_mut().zip(hidden.chunks_exact(h)) {
+                *o = 0.5 + row.iter().zip(&v).map(|(z, v)| z.max(0.0) * v).sum::<f32>();
+            }
+        };
+        let (mut a, mut b) = (f64::MAX, f64::MAX);
+        for _ in 0..3 {
+            a = a.min(time(&mut fused));
+            b = b.min(time(&mut plain));
+        }
+        let show = |t: f64| format!("{:.1} GF {:>6.2}µs", flop / t / 1e9, t * 1e6);
+        println!(
+            "{:40}{:>16}{:>16}{:>8.2}",
+            format!("{rows} rows"),
+            show(a),
+            show(b),
+            b / a
+        );
+    }
 }

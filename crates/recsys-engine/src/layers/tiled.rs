@@ -9,18 +9,25 @@
 //! projected per distinct id ([`LookupProjection`](super::LookupProjection), or the serving
 //! path's precomputed item half), so a row's first activation is a sum of a few projected rows.
 //!
-//! Each thread keeps its two tile buffers in a thread-local, so a warm call allocates nothing.
+//! When the tower ends in a hidden layer and a one-unit linear rating layer (the tutorial's
+//! 256 → 64 → 1), those two run as one fused pass ([`dense_dot`]) that never writes the hidden
+//! activations at all.
+//!
+//! Each thread keeps its tile buffers in a thread-local, so a warm call allocates nothing.
 
 use std::cell::Cell;
 
-use super::Dense;
+use super::{Activation, Dense};
+use crate::matmul::{DenseDot, dense_dot};
 use crate::parallel::{SharedMut, for_each_block};
 
 /// Rows per tile: a multiple of the product kernel's 12-row register tile, small enough that
-/// two tiles of 256-wide activations (24 KiB each) stay in L1/L2.
-pub const TILE: usize = 24;
-/// Batches smaller than this run on the calling thread only.
-const PARALLEL_MIN_ROWS: usize = 256;
+/// two tiles of 256-wide activations (48 KiB each) stay in L2, large enough that each panel of
+/// a layer's kernel, once in L1, serves four register tiles.
+pub const TILE: usize = 48;
+/// Batches smaller than this run on the calling thread only; 100 candidates (one serving
+/// request) are split across two threads, since one core's FMA units alone need about 25 µs.
+const PARALLEL_MIN_ROWS: usize = 64;
 
 /// Which projected row each example adds in: its own, or one row shared by the whole batch.
 #[derive(Debug, Clone, Copy)]
@@ -52,9 +59,18 @@ impl Which<'_> {
     }
 }
 
+/// A thread's working memory: two tiles of activations and the first layer's shared row.
+#[derive(Default)]
+struct Buffers {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    /// `b₁ + Σ` the rows every example shares ([`Which::Shared`]), computed once per call.
+    base: Vec<f32>,
+}
+
 thread_local! {
-    /// This thread's two tile buffers (taken out while in use, so re-entry allocates instead).
-    static TILES: Cell<(Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new())) };
+    /// This thread's buffers (taken out while in use, so re-entry allocates instead).
+    static BUFFERS: Cell<Option<Buffers>> = const { Cell::new(None) };
 }
 
 /// `out = later(act₁(b₁ + Σ_f projected_f[slot_f(i)]))` for `batch` examples: `first`
@@ -83,24 +99,50 @@ pub fn forward_tiled(
         1
     };
     for_each_block(batch, tasks, &|_, rows| {
-        let (mut a, mut b) = TILES.take();
+        let mut buf = BUFFERS.take().unwrap_or_default();
         let widest = later.iter().map(|l| l.units).fold(first.units, usize::max);
-        a.resize(TILE * widest, 0.0);
-        b.resize(TILE * widest, 0.0);
+        buf.a.resize(TILE * widest, 0.0);
+        buf.b.resize(TILE * widest, 0.0);
+        shared_base(first, parts, &mut buf.base);
         for start in rows.clone().step_by(TILE) {
             let end = (start + TILE).min(rows.end);
             // SAFETY: blocks of rows are disjoint, and so are their tiles.
             let dst = unsafe { out.range(start * out_units..end * out_units) };
-            tile(first, parts, later, start..end, &mut a, &mut b, dst);
+            let first = FirstLayer {
+                first,
+                parts,
+                base: &buf.base,
+            };
+            tile(&first, later, start..end, &mut buf.a, &mut buf.b, dst);
         }
-        TILES.set((a, b));
+        BUFFERS.set(Some(buf));
     });
+}
+
+/// The first layer of a tile: its pre-activation is `base` plus the per-example parts' rows.
+struct FirstLayer<'a> {
+    first: &'a Dense,
+    parts: &'a [Projected<'a>],
+    base: &'a [f32],
+}
+
+/// `base = b₁ + Σ` of the rows that every example shares: added once per call instead of once
+/// per example (scoring many candidates for one user shares the user's row).
+fn shared_base(first: &Dense, parts: &[Projected<'_>], base: &mut Vec<f32>) {
+    let u = first.units;
+    base.clear();
+    base.extend_from_slice(&first.bias);
+    for part in parts {
+        if let Which::Shared(row) = part.slots {
+            let row = &part.rows[row as usize * u..][..u];
+            base.iter_mut().zip(row).for_each(|(b, &p)| *b += p);
+        }
+    }
 }
 
 /// One tile of rows through every layer, ping-ponging between the buffers `a` and `b`.
 fn tile(
-    first: &Dense,
-    parts: &[Projected<'_>],
+    first: &FirstLayer<'_>,
     later: &[Dense],
     rows: std::ops::Range<usize>,
     a: &mut [f32],
@@ -109,12 +151,15 @@ fn tile(
 ) {
     let n = rows.len();
     if later.is_empty() {
-        first_layer(first, parts, rows, out);
+        first_layer(first, rows, out);
         return;
     }
-    first_layer(first, parts, rows, a);
+    first_layer(first, rows, a);
     let (mut x, mut y) = (a, b);
     for (l, layer) in later.iter().enumerate() {
+        if l + 2 == later.len() && fused_head(layer, &later[l + 1], x, &mut out[..n]) {
+            return;
+        }
         if l + 1 == later.len() {
             layer.forward(x, n, out);
         } else {
@@ -124,31 +169,56 @@ fn tile(
     }
 }
 
-/// `z[i] = act₁(b₁ + Σ_f projected_f[slot_f(i)])` for the tile's rows.
-fn first_layer(
-    first: &Dense,
-    parts: &[Projected<'_>],
-    rows: std::ops::Range<usize>,
-    z: &mut [f32],
-) {
-    let (n, u) = (rows.len(), first.units);
-    let z = &mut z[..n * u];
-    for (z, i) in z.chunks_exact_mut(u).zip(rows) {
-        z.copy_from_slice(&first.bias);
-        for part in parts {
-            let slot = part.slots.get(i);
-            for (z, &p) in z.iter_mut().zip(&part.rows[slot * u..][..u]) {
-                *z += p;
-            }
-        }
+/// Runs `hidden` then `last` on `x` (`[out.len(), hidden.input_dim]`) in one fused pass when
+/// `last` is a linear one-unit rating layer and the engine's kernel is in use; `false` if not.
+fn fused_head(hidden: &Dense, last: &Dense, x: &[f32], out: &mut [f32]) -> bool {
+    let relu = match hidden.activation {
+        Activation::Relu => true,
+        Activation::Linear => false,
+    };
+    if last.units != 1 || last.activation != Activation::Linear {
+        return false;
     }
-    first.activation.forward(z);
+    let layers = DenseDot {
+        kernel: &hidden.kernel,
+        bias: &hidden.bias,
+        relu,
+        out_kernel: &last.kernel,
+        out_bias: last.bias[0],
+    };
+    dense_dot(x, hidden.input_dim, &layers, out)
+}
+
+/// `z[i] = act₁(base + Σ_f projected_f[slot_f(i)])` over the per-example parts, for the tile's
+/// rows; the first part's row is added while copying `base` (the serving path has only one).
+fn first_layer(layer: &FirstLayer<'_>, rows: std::ops::Range<usize>, z: &mut [f32]) {
+    let (n, u) = (rows.len(), layer.first.units);
+    let z = &mut z[..n * u];
+    let varying = || {
+        layer
+            .parts
+            .iter()
+            .filter(|p| !matches!(p.slots, Which::Shared(_)))
+    };
+    for (z, i) in z.chunks_exact_mut(u).zip(rows) {
+        let mut parts = varying().map(|p| &p.rows[p.slots.get(i) * u..][..u]);
+        match parts.next() {
+            Some(row) => z
+                .iter_mut()
+                .zip(layer.base.iter().zip(row))
+                .for_each(|(z, (&b, &p))| *z = b + p),
+            None => z.copy_from_slice(layer.base),
+        }
+        for row in parts {
+            z.iter_mut().zip(row).for_each(|(z, &p)| *z += p);
+        }
+        layer.first.activation.forward(z);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Activation;
     use crate::gradcheck::test_values;
 
     fn dense(input_dim: usize, units: usize, activation: Activation, seed: f32) -> Dense {

@@ -190,27 +190,22 @@ unsafe fn block(ops: Operands, rows: std::ops::Range<usize>, cols: std::ops::Ran
     }
 }
 
+/// Calls `$kernel::<R>$args` for the `R` among `$rows` that equals `$mr` (a block's last tile
+/// of rows may be short, and each row count is its own compiled kernel).
+macro_rules! by_rows {
+    ($mr:expr, [$($r:literal),*], $kernel:ident $args:tt) => {
+        match $mr {
+            $($r => $kernel::<$r> $args,)*
+            _ => unreachable!("a tile has fewer rows than this"),
+        }
+    };
+}
+
 /// Runs the kernel compiled for exactly `mr` rows (the last tile of a block may be short).
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_dispatch(t: Operands, mr: usize, nr: usize) {
-    // SAFETY (all arms): forwarded from the caller.
-    unsafe {
-        match mr {
-            12 => kernel::<12>(t, nr),
-            11 => kernel::<11>(t, nr),
-            10 => kernel::<10>(t, nr),
-            9 => kernel::<9>(t, nr),
-            8 => kernel::<8>(t, nr),
-            7 => kernel::<7>(t, nr),
-            6 => kernel::<6>(t, nr),
-            5 => kernel::<5>(t, nr),
-            4 => kernel::<4>(t, nr),
-            3 => kernel::<3>(t, nr),
-            2 => kernel::<2>(t, nr),
-            1 => kernel::<1>(t, nr),
-            _ => unreachable!("a tile has 1..=12 rows"),
-        }
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { by_rows!(mr, [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1], kernel(t, nr)) }
 }
 
 /// The lanes of a 32-column tile that hold real columns when it has `nr` of them.
@@ -269,6 +264,86 @@ unsafe fn kernel<const R: usize>(t: Operands, nr: usize) {
                 _mm512_mask_storeu_ps(cp, mask, v);
             }
         }
+    }
+}
+
+/// A rating tower's last two layers, `y = v · act(x · w + bias) + v0`, as one pass: the shapes
+/// and slice lengths were checked by `super::dense_dot`.
+pub(super) struct Head<'a> {
+    /// `[rows, k]`, row-major.
+    pub x: &'a [f32],
+    pub k: usize,
+    /// `[k, h]`, row-major.
+    pub w: &'a [f32],
+    pub h: usize,
+    /// `[h]`.
+    pub bias: &'a [f32],
+    pub relu: bool,
+    /// `[h]`: the one-unit layer's kernel, and its bias `v0`.
+    pub v: &'a [f32],
+    pub v0: f32,
+}
+
+/// `out[i] = v0 + Σ_j v[j] · act(bias[j] + Σ_p x[i, p] · w[p, j])` for `out.len()` rows, on
+/// this thread. The hidden activations never leave the registers: each 12 × 32 block of them
+/// is finished (bias, activation) and folded into its rows' scores as soon as its sums over
+/// `k` are done. Column panels are the outer loop: a `k × 32` panel of `w` (32 KiB for the
+/// tutorial) is read from L2 once and then serves every row from L1 — with rows outside, the
+/// whole of `w` (64 KiB, more than L1) would stream from L2 for every 12 rows.
+pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
+    out.fill(head.v0);
+    for j0 in (0..head.h).step_by(NR) {
+        for (t, out) in out.chunks_mut(MR).enumerate() {
+            let x = &head.x[t * MR * head.k..];
+            // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked
+            // that `x` holds `out.len()` rows of `k`, `w` holds `k × h` and `bias`, `v` `h`.
+            unsafe {
+                by_rows!(
+                    out.len(),
+                    [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+                    head_kernel(head, j0, x.as_ptr(), out.as_mut_ptr())
+                )
+            }
+        }
+    }
+}
+
+/// Adds to `out[..R]` the share of columns `j0..j0 + 32` of [`dense_dot`]'s sum, for the `R`
+/// rows starting at `x`.
+#[target_feature(enable = "avx512f")]
+unsafe fn head_kernel<const R: usize>(head: &Head<'_>, j0: usize, x: *const f32, out: *mut f32) {
+    let (m0, m1) = lane_masks(head.h - j0);
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    for p in 0..head.k {
+        // SAFETY: masked-off lanes are not read; the rest lie inside `w` and `x`.
+        unsafe {
+            let wp = head.w.as_ptr().wrapping_add(p * head.h + j0);
+            let b0 = _mm512_maskz_loadu_ps(m0, wp);
+            let b1 = _mm512_maskz_loadu_ps(m1, wp.wrapping_add(16));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let xr = _mm512_set1_ps(*x.wrapping_add(r * head.k + p));
+                acc[0] = _mm512_fmadd_ps(xr, b0, acc[0]);
+                acc[1] = _mm512_fmadd_ps(xr, b1, acc[1]);
+            }
+        }
+    }
+    // SAFETY: as above, for `bias` and `v` (masked lanes read as zero and add nothing).
+    let at = |s: &[f32], mask, off: usize| unsafe {
+        _mm512_maskz_loadu_ps(mask, s.as_ptr().wrapping_add(j0 + off))
+    };
+    let bias = [at(head.bias, m0, 0), at(head.bias, m1, 16)];
+    let weight = [at(head.v, m0, 0), at(head.v, m1, 16)];
+    for (r, acc) in acc.iter().enumerate() {
+        let mut z = [
+            _mm512_add_ps(acc[0], bias[0]),
+            _mm512_add_ps(acc[1], bias[1]),
+        ];
+        if head.relu {
+            z = z.map(|z| _mm512_max_ps(z, _mm512_setzero_ps()));
+        }
+        let share = _mm512_fmadd_ps(z[1], weight[1], _mm512_mul_ps(z[0], weight[0]));
+        // SAFETY: the caller gives `out` room for `R` scores.
+        unsafe { *out.wrapping_add(r) += _mm512_reduce_add_ps(share) };
     }
 }
 

@@ -125,6 +125,59 @@ pub fn gemm(
     }
 }
 
+/// A rating tower's last two layers — a hidden dense layer and the one-unit output layer — as
+/// [`dense_dot`] computes them in one pass.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseDot<'a> {
+    /// The hidden layer's kernel, `[k, h]` row-major.
+    pub kernel: &'a [f32],
+    /// Its bias, `[h]`.
+    pub bias: &'a [f32],
+    /// Whether a ReLU follows it (else it is linear).
+    pub relu: bool,
+    /// The output layer's kernel, `[h]` (one unit), and its bias.
+    pub out_kernel: &'a [f32],
+    /// The output layer's bias.
+    pub out_bias: f32,
+}
+
+/// `out[i] = out_bias + out_kernel · act(x[i] · kernel + bias)` for the `out.len()` rows of `x`
+/// (`[rows, k]`, row-major), on the calling thread, without writing the hidden activations
+/// anywhere: for a small tile of rows (the serving path's candidates) the separate products,
+/// bias and activation passes cost more than the arithmetic. Returns `false`, computing
+/// nothing, unless the engine's own kernel is in use (no AVX-512, or `RECSYS_GEMM` forcing the
+/// fallback): the caller then runs the two layers one by one.
+///
+/// # Panics
+/// If a slice is shorter than its shape needs (a bug in the caller).
+pub fn dense_dot(x: &[f32], k: usize, layers: &DenseDot<'_>, out: &mut [f32]) -> bool {
+    let h = layers.bias.len();
+    assert!(x.len() >= out.len() * k, "dense_dot: x too short");
+    assert!(layers.kernel.len() >= k * h, "dense_dot: kernel too short");
+    assert!(
+        layers.out_kernel.len() >= h,
+        "dense_dot: output kernel too short"
+    );
+    match backend() {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 => {
+            let head = avx512::Head {
+                x,
+                k,
+                w: layers.kernel,
+                h,
+                bias: layers.bias,
+                relu: layers.relu,
+                v: layers.out_kernel,
+                v0: layers.out_bias,
+            };
+            avx512::dense_dot(&head, out);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Panics unless `a`, `b` and `c` hold at least `m×k`, `k×n` and `m×n` values.
 fn check_shapes(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) {
     assert!(
@@ -289,5 +342,55 @@ mod tests {
         let mut c = vec![f32::NAN; 4];
         gemm(2, 0, 2, &[], Op::N, &[], Op::N, 0.0, &mut c);
         assert_eq!(c, vec![0.0; 4]);
+    }
+
+    /// The fused last two layers against the product, bias, activation and dot done one by one
+    /// (in f64): row counts that leave a short register tile, widths that leave masked lanes,
+    /// both activations; nothing written past the rows.
+    #[test]
+    fn dense_dot_equals_the_two_layers_one_by_one() {
+        for (rows, k, h) in [
+            (1, 1, 1),
+            (1, 256, 64),
+            (13, 17, 40),
+            (24, 256, 64),
+            (30, 9, 100),
+        ] {
+            let x: Vec<f32> = (0..rows * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let w: Vec<f32> = (0..k * h).map(|i| (i as f32 * 0.91).cos()).collect();
+            let bias: Vec<f32> = (0..h).map(|i| (i as f32 * 0.53).sin() * 0.5).collect();
+            let v: Vec<f32> = (0..h).map(|i| (i as f32 * 0.29).cos()).collect();
+            let hidden = naive(rows, k, h, &x, Op::N, &w, Op::N);
+            for relu in [false, true] {
+                let layers = DenseDot {
+                    kernel: &w,
+                    bias: &bias,
+                    relu,
+                    out_kernel: &v,
+                    out_bias: 0.25,
+                };
+                let mut out = vec![f32::NAN; rows + 1];
+                if !dense_dot(&x, k, &layers, &mut out[..rows]) {
+                    assert_ne!(backend(), Backend::Avx512, "the engine's kernel must fuse");
+                    return;
+                }
+                for (i, got) in out[..rows].iter().enumerate() {
+                    let want = 0.25
+                        + (0..h)
+                            .map(|j| {
+                                let z = hidden[i * h + j] as f64 + bias[j] as f64;
+                                let z = if relu { z.max(0.0) } else { z };
+                                z * v[j] as f64
+                            })
+                            .sum::<f64>();
+                    let tol = 1e-5 * ((k * h) as f64).sqrt();
+                    assert!(
+                        (*got as f64 - want).abs() < tol,
+                        "{rows}x{k}x{h} relu {relu} row {i}: {got} vs {want}"
+                    );
+                }
+                assert!(out[rows].is_nan(), "wrote past the rows");
+            }
+        }
     }
 }
