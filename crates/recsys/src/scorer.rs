@@ -7,7 +7,9 @@
 //! included). Scoring `n` candidates for one user then costs one `1 × d × h1` product for the
 //! user half, `n` row additions and the later layers — the first layer's `n × 2d × h1` product
 //! is gone — and the later layers run a tile of rows at a time, in cache
-//! ([`forward_tiled`]). Results equal [`RankingModel::predict`] up to float summation order (tested within
+//! ([`forward_tiled`]). When the user half of every user fits in [`USER_HALF_LIMIT`] floats
+//! (64 MiB; MovieLens 100k needs 1 MiB) it is precomputed too, so a request reads one row of
+//! it instead of streaming the 32 KiB `W1u` through the cache for one `1 × d × h1` product. Results equal [`RankingModel::predict`] up to float summation order (tested within
 //! 1e-5).
 //!
 //! A [`Scorer`] is immutable and shared between threads; each caller brings a [`Scratch`] whose
@@ -43,6 +45,9 @@ use recsys_engine::{Projected, Which, forward_tiled};
 
 use crate::model::RankingModel;
 
+/// Most floats [`Scorer::new`] spends on precomputed user halves (`users × h1`): 64 MiB.
+pub const USER_HALF_LIMIT: usize = 16 << 20;
+
 /// Scores `(user, title)` pairs with the first layer's item half precomputed (ranking: the
 /// serving form of TFRS's `RankingModel`).
 #[derive(Debug, Clone)]
@@ -54,12 +59,14 @@ pub struct Scorer {
     hidden: usize,
     /// `[title rows, h1]`: `M · W1m` for every row of the movie table.
     item_half: Vec<f32>,
+    /// `[user rows, h1]`: `U · W1u` for every row of the user table, when that fits the limit.
+    user_half: Option<Vec<f32>>,
 }
 
 /// Per-caller buffers for [`Scorer`]: they grow to the largest request and are reused.
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
-    /// `[n, d]` gathered user embeddings (pairs only).
+    /// `[n, d]` gathered user embeddings (when user halves are not precomputed).
     users: Vec<f32>,
     /// `[n or 1, h1]` the user half `u · W1u`.
     user_half: Vec<f32>,
@@ -77,30 +84,45 @@ impl Scratch {
 }
 
 impl Scorer {
-    /// Precomputes the item half of the first layer for every title row of `model`.
+    /// Precomputes the item half of the first layer for every title row of `model`, and the
+    /// user half for every user row when that takes at most [`USER_HALF_LIMIT`] floats.
     pub fn new(model: RankingModel) -> Self {
+        Self::with_user_half_limit(model, USER_HALF_LIMIT)
+    }
+
+    /// [`Scorer::new`] with another limit on the precomputed user halves (0: never).
+    pub fn with_user_half_limit(model: RankingModel, limit: usize) -> Self {
         let dim = model.config.embedding_dim;
         let first = &model.dense[0];
         let hidden = first.units;
-        let rows = model.movie_embedding.rows;
-        let mut item_half = vec![0.0; rows * hidden];
-        // W1m is the kernel's rows d..2d: a contiguous [d, h1] block of the row-major kernel.
-        gemm(
-            rows,
-            dim,
-            hidden,
-            &model.movie_embedding.table,
-            Op::N,
-            &first.kernel[dim * hidden..],
-            Op::N,
-            0.0,
-            &mut item_half,
-        );
+        // W1u and W1m are the kernel's rows ..d and d..2d: contiguous [d, h1] blocks.
+        let (user_block, item_block) = first.kernel.split_at(dim * hidden);
+        let project = |table: &[f32], rows: usize, block: &[f32]| {
+            let mut half = vec![0.0; rows * hidden];
+            gemm(
+                rows,
+                dim,
+                hidden,
+                table,
+                Op::N,
+                block,
+                Op::N,
+                0.0,
+                &mut half,
+            );
+            half
+        };
+        let movies = &model.movie_embedding;
+        let item_half = project(&movies.table, movies.rows, item_block);
+        let users = &model.user_embedding;
+        let user_half =
+            (users.rows * hidden <= limit).then(|| project(&users.table, users.rows, user_block));
         Scorer {
             model,
             dim,
             hidden,
             item_half,
+            user_half,
         }
     }
 
@@ -136,26 +158,18 @@ impl Scorer {
     /// If a row is outside its table; rows come from [`user_row`](Self::user_row) and
     /// [`title_row`](Self::title_row).
     pub fn score_user<'s>(&self, user: u32, items: &[u32], scratch: &'s mut Scratch) -> &'s [f32] {
-        let (d, h) = (self.dim, self.hidden);
-        let first = &self.model.dense[0];
-        let user_half = Scratch::grow(&mut scratch.user_half, h);
-        let user_row = self.model.user_embedding.row(user);
-        gemm(
-            1,
-            d,
-            h,
-            user_row,
-            Op::N,
-            &first.kernel[..d * h],
-            Op::N,
-            0.0,
-            user_half,
-        );
-        let parts = [
-            Projected {
-                rows: user_half,
+        let user_half = match &self.user_half {
+            Some(table) => Projected {
+                rows: table,
+                slots: Which::Shared(user),
+            },
+            None => Projected {
+                rows: self.project_users(&[user], &mut scratch.users, &mut scratch.user_half),
                 slots: Which::Shared(0),
             },
+        };
+        let parts = [
+            user_half,
             Projected {
                 rows: &self.item_half,
                 slots: Which::PerExample(items),
@@ -175,33 +189,40 @@ impl Scorer {
         scratch: &'s mut Scratch,
     ) -> &'s [f32] {
         assert_eq!(users.len(), items.len(), "one user row per item row");
-        let (n, d, h) = (users.len(), self.dim, self.hidden);
-        let first = &self.model.dense[0];
-        let gathered = Scratch::grow(&mut scratch.users, n * d);
-        self.model.user_embedding.gather(users, gathered, d, 0);
-        let user_half = Scratch::grow(&mut scratch.user_half, n * h);
-        gemm(
-            n,
-            d,
-            h,
-            gathered,
-            Op::N,
-            &first.kernel[..d * h],
-            Op::N,
-            0.0,
-            user_half,
-        );
-        let parts = [
-            Projected {
-                rows: user_half,
+        let user_half = match &self.user_half {
+            Some(table) => Projected {
+                rows: table,
+                slots: Which::PerExample(users),
+            },
+            None => Projected {
+                rows: self.project_users(users, &mut scratch.users, &mut scratch.user_half),
                 slots: Which::Own,
             },
+        };
+        let parts = [
+            user_half,
             Projected {
                 rows: &self.item_half,
                 slots: Which::PerExample(items),
             },
         ];
-        self.tower(&parts, n, &mut scratch.a)
+        self.tower(&parts, users.len(), &mut scratch.a)
+    }
+
+    /// `[users.len(), h1]`: the user half `u · W1u` of each user row, into `out`.
+    fn project_users<'s>(
+        &self,
+        users: &[u32],
+        gathered: &mut Vec<f32>,
+        out: &'s mut Vec<f32>,
+    ) -> &'s [f32] {
+        let (n, d, h) = (users.len(), self.dim, self.hidden);
+        let gathered = Scratch::grow(gathered, n * d);
+        self.model.user_embedding.gather(users, gathered, d, 0);
+        let out = Scratch::grow(out, n * h);
+        let block = &self.model.dense[0].kernel[..d * h];
+        gemm(n, d, h, gathered, Op::N, block, Op::N, 0.0, out);
+        out
     }
 
     /// The first layer's bias and activation on the summed halves, then layers 2.., a tile of
@@ -260,6 +281,15 @@ mod tests {
         m
     }
 
+    /// The model's scorer with user halves precomputed, and one without.
+    fn both_ways(m: &RankingModel) -> [Scorer; 2] {
+        let with = Scorer::new(m.clone());
+        assert!(with.user_half.is_some());
+        let without = Scorer::with_user_half_limit(m.clone(), 0);
+        assert!(without.user_half.is_none());
+        [with, without]
+    }
+
     fn assert_close(got: &[f32], want: &[f32]) {
         assert_eq!(got.len(), want.len());
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -274,41 +304,43 @@ mod tests {
             let titles = [
                 "C (1992)", "nope", "A (1990)", "D (1993)", "A (1990)", "B (1991)",
             ];
-            let scorer = Scorer::new(m.clone());
-            let mut scratch = Scratch::default();
-            for user in ["42", "1", "stranger"] {
-                let want = m.predict(&vec![user; titles.len()], &titles).unwrap();
-                let rows: Vec<u32> = titles.iter().map(|t| scorer.title_row(t)).collect();
-                let got = scorer.score_user(scorer.user_row(user), &rows, &mut scratch);
-                assert_close(got, &want);
+            for scorer in both_ways(&m) {
+                let mut scratch = Scratch::default();
+                for user in ["42", "1", "stranger"] {
+                    let want = m.predict(&vec![user; titles.len()], &titles).unwrap();
+                    let rows: Vec<u32> = titles.iter().map(|t| scorer.title_row(t)).collect();
+                    let got = scorer.score_user(scorer.user_row(user), &rows, &mut scratch);
+                    assert_close(got, &want);
+                }
+                assert_eq!(scorer.user_row("stranger"), 0, "{hidden:?}");
             }
-            assert_eq!(scorer.user_row("stranger"), 0, "{hidden:?}");
         }
     }
 
     #[test]
     fn pairs_equal_predict_and_buffers_shrink_and_grow_between_calls() {
         let m = model(vec![16, 8], 3);
-        let scorer = Scorer::new(m.clone());
-        let mut scratch = Scratch::default();
-        let users = ["42", "x", "1", "7", "2", "42", "?"];
-        let titles = [
-            "A (1990)", "B (1991)", "zzz", "D (1993)", "C (1992)", "C (1992)", "?",
-        ];
-        let u: Vec<u32> = users.iter().map(|s| scorer.user_row(s)).collect();
-        let t: Vec<u32> = titles.iter().map(|s| scorer.title_row(s)).collect();
-        let want = m.predict(&users, &titles).unwrap();
-        assert_close(scorer.score_pairs(&u, &t, &mut scratch), &want);
-        // A smaller request after a larger one uses a prefix of the same buffers.
-        assert_close(
-            scorer.score_pairs(&u[..2], &t[..2], &mut scratch),
-            &want[..2],
-        );
-        assert_close(
-            scorer.score_user(u[0], &t[..1], &mut scratch),
-            &m.predict(&["42"], &["A (1990)"]).unwrap(),
-        );
-        assert!(scorer.score_user(1, &[], &mut scratch).is_empty());
+        for scorer in both_ways(&m) {
+            let mut scratch = Scratch::default();
+            let users = ["42", "x", "1", "7", "2", "42", "?"];
+            let titles = [
+                "A (1990)", "B (1991)", "zzz", "D (1993)", "C (1992)", "C (1992)", "?",
+            ];
+            let u: Vec<u32> = users.iter().map(|s| scorer.user_row(s)).collect();
+            let t: Vec<u32> = titles.iter().map(|s| scorer.title_row(s)).collect();
+            let want = m.predict(&users, &titles).unwrap();
+            assert_close(scorer.score_pairs(&u, &t, &mut scratch), &want);
+            // A smaller request after a larger one uses a prefix of the same buffers.
+            assert_close(
+                scorer.score_pairs(&u[..2], &t[..2], &mut scratch),
+                &want[..2],
+            );
+            assert_close(
+                scorer.score_user(u[0], &t[..1], &mut scratch),
+                &m.predict(&["42"], &["A (1990)"]).unwrap(),
+            );
+            assert!(scorer.score_user(1, &[], &mut scratch).is_empty());
+        }
     }
 
     #[test]

@@ -87,6 +87,13 @@ pub(super) fn gemm(
         unsafe { matvec(m, k, a, rsa, csa, &b[..k], beta, &mut c[..m]) };
         return;
     }
+    if m == 1 && op_b == Op::N {
+        // One row times a matrix (a serving request's user half): a 1-row tile would chain
+        // every product of its column into one register, so it gets a loop of its own.
+        // SAFETY: AVX-512 was detected; the caller checked `a`, `b` and `c` against the shape.
+        unsafe { row_times(&a[..k], b, n, beta, &mut c[..n]) };
+        return;
+    }
     let mut transposed = Vec::new();
     let b_ptr = match op_b {
         Op::N => b.as_ptr(),
@@ -291,6 +298,11 @@ pub(super) struct Head<'a> {
 /// tutorial) is read from L2 once and then serves every row from L1 — with rows outside, the
 /// whole of `w` (64 KiB, more than L1) would stream from L2 for every 12 rows.
 pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
+    if let [out] = out {
+        // SAFETY: as below.
+        *out = unsafe { head_row(head) };
+        return;
+    }
     out.fill(head.v0);
     for j0 in (0..head.h).step_by(NR) {
         for (t, out) in out.chunks_mut(MR).enumerate() {
@@ -345,6 +357,96 @@ unsafe fn head_kernel<const R: usize>(head: &Head<'_>, j0: usize, x: *const f32,
         // SAFETY: the caller gives `out` room for `R` scores.
         unsafe { *out.wrapping_add(r) += _mm512_reduce_add_ps(share) };
     }
+}
+
+/// Columns of `b` per pass of [`row_chunk`]: eight vectors.
+const ROW_CHUNK: usize = 128;
+
+/// [`dense_dot`] for a single row, from [`row_chunk`]'s sums.
+#[target_feature(enable = "avx512f")]
+unsafe fn head_row(head: &Head<'_>) -> f32 {
+    let mut total = _mm512_setzero_ps();
+    for j0 in (0..head.h).step_by(ROW_CHUNK) {
+        let nc = ROW_CHUNK.min(head.h - j0);
+        // SAFETY: `x` holds `k` values and `w` `k × h` (checked by the caller).
+        let sums = unsafe {
+            row_chunk(
+                &head.x[..head.k],
+                head.w.as_ptr().wrapping_add(j0),
+                head.h,
+                nc,
+            )
+        };
+        for (v, z) in sums.into_iter().enumerate().take(nc.div_ceil(16)) {
+            let mask = lanes(nc - 16 * v);
+            // SAFETY: masked lanes are not read; the rest lie inside `bias` and `v`.
+            let (bias, weight) = unsafe {
+                let at = |s: &[f32]| s.as_ptr().wrapping_add(j0 + 16 * v);
+                (
+                    _mm512_maskz_loadu_ps(mask, at(head.bias)),
+                    _mm512_maskz_loadu_ps(mask, at(head.v)),
+                )
+            };
+            let mut z = _mm512_add_ps(z, bias);
+            if head.relu {
+                z = _mm512_max_ps(z, _mm512_setzero_ps());
+            }
+            total = _mm512_fmadd_ps(z, weight, total);
+        }
+    }
+    _mm512_reduce_add_ps(total) + head.v0
+}
+
+/// `c = a · b + beta · c` for one row `a` of `k` values and `b` of `k × n`, row-major.
+#[target_feature(enable = "avx512f")]
+unsafe fn row_times(a: &[f32], b: &[f32], n: usize, beta: f32, c: &mut [f32]) {
+    for j0 in (0..n).step_by(ROW_CHUNK) {
+        let nc = ROW_CHUNK.min(n - j0);
+        // SAFETY: `b` holds `k × n` values (checked by the caller).
+        let sums = unsafe { row_chunk(a, b.as_ptr().wrapping_add(j0), n, nc) };
+        for (v, sum) in sums.into_iter().enumerate().take(nc.div_ceil(16)) {
+            let mask = lanes(nc - 16 * v);
+            let cp = c.as_mut_ptr().wrapping_add(j0 + 16 * v);
+            // SAFETY: masked lanes are not touched; the rest lie inside `c`.
+            unsafe {
+                let sum = if beta == 0.0 {
+                    sum
+                } else {
+                    _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, cp), sum)
+                };
+                _mm512_mask_storeu_ps(cp, mask, sum);
+            }
+        }
+    }
+}
+
+/// The lanes of a vector that hold real columns when `n` columns are left (all when ≥ 16).
+fn lanes(n: usize) -> __mmask16 {
+    lane_masks(n.min(16)).0
+}
+
+/// `a · b[.., ..nc]` for one row `a` (all of it) and the first `nc ≤ 128` columns of `b`
+/// (row stride `rsb`), as eight vectors whose lanes past `nc` are zero. Even and odd steps
+/// along `k` go to separate accumulators, so even four vectors keep eight chains of
+/// multiply-adds in flight instead of waiting on each other's latency.
+#[target_feature(enable = "avx512f")]
+unsafe fn row_chunk(a: &[f32], b: *const f32, rsb: usize, nc: usize) -> [__m512; 8] {
+    let nv = nc.div_ceil(16);
+    let masks: [__mmask16; 8] = std::array::from_fn(|v| lanes(nc.saturating_sub(16 * v)));
+    let mut acc = [[_mm512_setzero_ps(); 8]; 2];
+    for (p, &x) in a.iter().enumerate() {
+        let x = _mm512_set1_ps(x);
+        let acc = &mut acc[p % 2];
+        let bp = b.wrapping_add(p * rsb);
+        for v in 0..8 {
+            if v < nv {
+                // SAFETY: masked-off lanes are not read; the rest lie inside `b`.
+                let bv = unsafe { _mm512_maskz_loadu_ps(masks[v], bp.wrapping_add(16 * v)) };
+                acc[v] = _mm512_fmadd_ps(x, bv, acc[v]);
+            }
+        }
+    }
+    std::array::from_fn(|v| _mm512_add_ps(acc[0][v], acc[1][v]))
 }
 
 /// `c = a · b + beta · c` for a column vector `b` of `k` values, `a` at strides `(rsa, csa)`
