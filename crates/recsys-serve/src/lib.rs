@@ -45,6 +45,7 @@ mod error;
 mod json;
 mod metrics;
 mod models;
+mod path;
 mod routes;
 mod state;
 

@@ -665,6 +665,22 @@ async fn unknown_routes_and_methods_are_json_errors() {
     get(&f.state, "/v1/rank")
         .await
         .error(StatusCode::METHOD_NOT_ALLOWED);
+    // A path segment that does not decode to UTF-8, on each protocol's model routes.
+    for uri in [
+        "/v2/models/%FF",
+        "/v2/models/%FF/ready",
+        "/v1/models/%FF",
+        "/v1/models/%C3%28:predict",
+        "/admin/models/%FF/reload",
+    ] {
+        let reply = if uri.starts_with("/admin") || uri.ends_with(":predict") {
+            post(&f.state, uri, "{}").await
+        } else {
+            get(&f.state, uri).await
+        };
+        let msg = reply.error(StatusCode::BAD_REQUEST);
+        assert!(msg.contains("invalid request path"), "{uri}: {msg}");
+    }
 }
 
 #[tokio::test]

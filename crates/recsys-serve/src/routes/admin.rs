@@ -4,7 +4,7 @@
 //! in which case the old version keeps serving; the server log says why.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
@@ -12,6 +12,7 @@ use serde_json::json;
 use super::{find_model, json};
 use crate::error::ApiError;
 use crate::models::ReloadOutcome;
+use crate::path::AppPath;
 use crate::state::AppState;
 
 /// The routes.
@@ -21,7 +22,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 async fn reload(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> Result<Response, ApiError> {
     let slot = find_model(&state, &name)?;
     match slot.reload(true).await {

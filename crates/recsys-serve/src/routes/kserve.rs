@@ -22,7 +22,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -34,6 +34,7 @@ use super::{check_count, json, resolve, score_pairs};
 use crate::error::ApiError;
 use crate::json::{parse, read_body};
 use crate::models::LoadedModel;
+use crate::path::AppPath;
 use crate::state::AppState;
 
 const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -92,7 +93,7 @@ fn metadata_body(name: &str, loaded: &LoadedModel) -> Value {
 
 async fn model_metadata(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> Result<Response, ApiError> {
     let (slot, loaded) = resolve(&state, &name, None)?;
     json(&metadata_body(slot.name(), &loaded))
@@ -100,7 +101,7 @@ async fn model_metadata(
 
 async fn version_metadata(
     State(state): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    AppPath((name, version)): AppPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (slot, loaded) = resolve(&state, &name, Some(&version))?;
     json(&metadata_body(slot.name(), &loaded))
@@ -108,7 +109,7 @@ async fn version_metadata(
 
 async fn model_ready(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> Result<Response, ApiError> {
     let (slot, _) = resolve(&state, &name, None)?;
     json(&json!({"name": slot.name(), "ready": true}))
@@ -116,7 +117,7 @@ async fn model_ready(
 
 async fn version_ready(
     State(state): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    AppPath((name, version)): AppPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (slot, _) = resolve(&state, &name, Some(&version))?;
     json(&json!({"name": slot.name(), "ready": true}))
@@ -150,7 +151,7 @@ struct RequestedOutput {
 
 async fn infer(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let (slot, loaded) = resolve(&state, &name, None)?;
@@ -159,7 +160,7 @@ async fn infer(
 
 async fn version_infer(
     State(state): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    AppPath((name, version)): AppPath<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let (slot, loaded) = resolve(&state, &name, Some(&version))?;

@@ -17,7 +17,7 @@
 //! Serving's exact shape).
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ use super::{check_count, json, resolve, score_pairs};
 use crate::error::ApiError;
 use crate::json::{parse, read_body};
 use crate::models::LoadedModel;
+use crate::path::AppPath;
 use crate::state::AppState;
 
 /// The routes. `{name}:predict` is one path segment, so the POST handlers split the verb off.
@@ -80,7 +81,7 @@ fn strip_verb<'a>(segment: &'a str, what: &str) -> Result<&'a str, ApiError> {
 
 async fn predict(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AppPath(segment): AppPath<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let name = strip_verb(&segment, "model")?;
@@ -90,7 +91,7 @@ async fn predict(
 
 async fn version_predict(
     State(state): State<AppState>,
-    Path((name, segment)): Path<(String, String)>,
+    AppPath((name, segment)): AppPath<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let version = strip_verb(&segment, "version")?;
@@ -191,7 +192,7 @@ fn status_body(loaded: &LoadedModel) -> serde_json::Value {
 
 async fn status(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> Result<Response, ApiError> {
     let (_, loaded) = resolve(&state, &name, None)?;
     json(&status_body(&loaded))
@@ -199,7 +200,7 @@ async fn status(
 
 async fn version_status(
     State(state): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    AppPath((name, version)): AppPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (_, loaded) = resolve(&state, &name, Some(&version))?;
     json(&status_body(&loaded))
@@ -229,7 +230,7 @@ fn metadata_body(name: &str, loaded: &LoadedModel) -> serde_json::Value {
 
 async fn metadata(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> Result<Response, ApiError> {
     let (slot, loaded) = resolve(&state, &name, None)?;
     json(&metadata_body(slot.name(), &loaded))
@@ -237,7 +238,7 @@ async fn metadata(
 
 async fn version_metadata(
     State(state): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    AppPath((name, version)): AppPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (slot, loaded) = resolve(&state, &name, Some(&version))?;
     json(&metadata_body(slot.name(), &loaded))
