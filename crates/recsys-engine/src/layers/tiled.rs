@@ -25,9 +25,14 @@ use crate::parallel::{SharedMut, for_each_block};
 /// two tiles of 256-wide activations (48 KiB each) stay in L2, large enough that each panel of
 /// a layer's kernel, once in L1, serves four register tiles.
 pub const TILE: usize = 48;
-/// Batches smaller than this run on the calling thread only; 100 candidates (one serving
-/// request) are split across two threads, since one core's FMA units alone need about 25 µs.
+/// Batches smaller than this run on the calling thread only, when it is one of rayon's
+/// workers (training, evaluation): a split costs a `join` on a warm pool, and 100 candidates
+/// (one serving request) already gain from the second core.
 const PARALLEL_MIN_ROWS: usize = 64;
+/// The same, for a caller outside rayon's pool (a server's request thread): handing work to the
+/// pool from outside wakes a worker and puts the caller to sleep on a lock until it is done,
+/// which costs more than a small request's scoring; concurrent requests keep the cores busy.
+const COLD_PARALLEL_MIN_ROWS: usize = 512;
 
 /// Which projected row each example adds in: its own, or one row shared by the whole batch.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +98,11 @@ pub fn forward_tiled(
     }
     let out_units = width;
     let out = SharedMut::new(&mut out[..batch * out_units]);
-    let tasks = if batch >= PARALLEL_MIN_ROWS {
+    let min_rows = match rayon::current_thread_index() {
+        Some(_) => PARALLEL_MIN_ROWS,
+        None => COLD_PARALLEL_MIN_ROWS,
+    };
+    let tasks = if batch >= min_rows {
         crate::parallel::tasks()
     } else {
         1
