@@ -4,7 +4,8 @@
 //! kernel (where the CPU has it) and through `matrixmultiply`, interleaved, inside a rayon pool
 //! of all cores as training does; medians of repeated calls. The shapes are one training step
 //! of the tutorial (batch 8,192; layers 64 → 256 → 64 → 1) and the serving path's small
-//! products (1, 100 and 1,664 candidates through the 256 → 64 layer). Last, the serving path's
+//! products (1, 100 and 1,664 candidates through the 256 → 64 layer), and the three products
+//! of one 48-row tile of the tiled training step (one thread each). Last, the serving path's
 //! fused last two layers (`dense_dot`: 256 → 64 → 1 for one tile of rows, on one thread),
 //! against the same two layers as a product plus passes for bias, ReLU and the output dot.
 
@@ -50,6 +51,30 @@ fn main() {
             "lookup project    1000x32 · 32x256",
             1000,
             32,
+            256,
+            Op::N,
+            Op::N,
+        ),
+        (
+            "tile fwd (1 thr)  48x256 · 256x64",
+            48,
+            256,
+            64,
+            Op::N,
+            Op::N,
+        ),
+        (
+            "tile d kernel     256x48 · 48x64",
+            256,
+            48,
+            64,
+            Op::T,
+            Op::N,
+        ),
+        (
+            "tile d input      48x64 · 64x256",
+            48,
+            64,
             256,
             Op::N,
             Op::N,

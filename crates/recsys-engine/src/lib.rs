@@ -52,7 +52,7 @@ pub mod tasks;
 pub use init::InitRng;
 pub use layers::{
     Activation, BiasedDot, BiasedDotGrads, Dense, DenseGrads, DistinctIds, Embedding, L2,
-    LookupProjection, Projected, SparseGrad, Which, forward_tiled,
+    LookupProjection, Projected, SparseGrad, TiledStep, Which, forward_tiled,
 };
 pub use losses::MeanSquaredError;
 pub use metrics::RootMeanSquaredError;

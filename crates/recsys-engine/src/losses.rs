@@ -12,14 +12,19 @@ impl MeanSquaredError {
         if n == 0 {
             return 0.0;
         }
-        let scale = 2.0 / n as f32;
         let mut sum = 0.0f64;
         for ((g, &p), &y) in grad.iter_mut().zip(predictions).zip(labels) {
             let e = p - y;
             sum += (e as f64) * (e as f64);
-            *g = scale * e;
+            *g = self.gradient(p, y, n);
         }
         (sum / n as f64) as f32
+    }
+
+    /// d loss / d prediction for one example of a batch of `batch`: `2(p − y) / batch`. A
+    /// batch trained a tile at a time computes each tile's share with it.
+    pub fn gradient(&self, prediction: f32, label: f32, batch: usize) -> f32 {
+        2.0 / batch as f32 * (prediction - label)
     }
 
     /// The loss alone.

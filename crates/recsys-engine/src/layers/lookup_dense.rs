@@ -227,51 +227,28 @@ impl Dense {
         d_out: &mut [f32],
         grads: &mut DenseGrads,
     ) {
-        assert!(
-            parts.len() <= MAX_LOOKUPS,
-            "at most {MAX_LOOKUPS} lookups feed one layer"
-        );
-        let (u, lookups) = (self.units, parts.len());
-        let tasks = parts[0].tasks;
-        // Each block of rows sums its d pre-activation per distinct row into its own partial
-        // buffer (no two blocks write the same memory); the parts add the partials up after.
-        let mut views: [Option<(&[u32], SharedMut, usize)>; MAX_LOOKUPS] = Default::default();
-        for (view, part) in views.iter_mut().zip(parts.iter_mut()) {
-            let n = part.ids.rows().len();
-            let stride = part.capacity * u;
-            for t in 0..tasks {
-                part.partials[t * stride..][..n * u].fill(0.0);
-            }
-            *view = Some((part.ids.slots(), SharedMut::new(&mut part.partials), stride));
-        }
-        let views = &views[..lookups];
-        let d_out = SharedMut::new(&mut d_out[..batch * u]);
-        for_each_block(batch, tasks, &|t, rows| {
-            // SAFETY: blocks of rows are disjoint, and block `t` writes only partial buffer `t`.
-            let d_block = unsafe { d_out.range(rows.start * u..rows.end * u) };
-            let partials: [Option<&mut [f32]>; MAX_LOOKUPS] = std::array::from_fn(|f| {
-                views
-                    .get(f)
-                    .and_then(|v| v.as_ref())
-                    .map(|(_, p, stride)| unsafe { p.range(t * stride..(t + 1) * stride) })
+        let u = self.units;
+        {
+            let sinks = PartialSinks::new(parts);
+            let tasks = sinks.tasks();
+            let d_out = SharedMut::new(&mut d_out[..batch * u]);
+            for_each_block(batch, tasks, &|t, rows| {
+                // SAFETY: blocks of rows are disjoint, and block `t` is the only one adding to
+                // the partial buffers of task `t`.
+                let d_block = unsafe { d_out.range(rows.start * u..rows.end * u) };
+                let out = &out[rows.start * u..rows.end * u];
+                self.activation.backward(out, d_block);
+                unsafe { sinks.add(t, rows.start, d_block) };
             });
-            let mut partials = partials;
-            for ((d_z, o), i) in d_block
-                .chunks_exact_mut(u)
-                .zip(out[rows.start * u..].chunks_exact(u))
-                .zip(rows)
-            {
-                self.activation.backward(o, d_z);
-                for (view, partial) in views.iter().zip(partials.iter_mut()) {
-                    let (slots, _, _) = view.as_ref().expect("one view per part");
-                    let partial = partial.as_deref_mut().expect("one buffer per part");
-                    let slot = slots[i] as usize;
-                    for (acc, &d) in partial[slot * u..][..u].iter_mut().zip(d_z.iter()) {
-                        *acc += d;
-                    }
-                }
-            }
-        });
+        }
+        self.finish_lookups(parts, grads);
+    }
+
+    /// The end of the first layer's backward pass, once every block of rows has added its d
+    /// pre-activation into [`PartialSinks`]: the partials are summed per distinct row, then
+    /// the kernel blocks' and the rows' gradients are products of those sums.
+    pub(super) fn finish_lookups(&self, parts: &mut [LookupProjection], grads: &mut DenseGrads) {
+        let u = self.units;
         let mut offset = 0;
         for part in parts.iter_mut() {
             let block = offset * u..(offset + part.dim) * u;
@@ -284,6 +261,82 @@ impl Dense {
         for row in parts[0].d_projected().chunks_exact(u) {
             for (g, &d) in grads.bias.iter_mut().zip(row) {
                 *g += d;
+            }
+        }
+    }
+}
+
+/// Where parallel blocks of examples add the first layer's d pre-activation per distinct row:
+/// each block `t` into partial buffer `t` of every lookup, so no two blocks write the same
+/// memory; [`Dense::finish_lookups`] adds the partials up.
+pub(super) struct PartialSinks<'a> {
+    /// Per lookup: each example's distinct row, the partial buffers, one buffer's length.
+    views: [Option<(&'a [u32], SharedMut<'a>, usize)>; MAX_LOOKUPS],
+    /// Per lookup: the projected rows of the forward pass (unused entries empty).
+    projected: [Projected<'a>; MAX_LOOKUPS],
+    lookups: usize,
+    units: usize,
+    tasks: usize,
+}
+
+impl<'a> PartialSinks<'a> {
+    /// Zeroes the partial buffers of every lookup and opens them for [`add`](Self::add).
+    pub(super) fn new(parts: &'a mut [LookupProjection]) -> Self {
+        assert!(
+            parts.len() <= MAX_LOOKUPS,
+            "at most {MAX_LOOKUPS} lookups feed one layer"
+        );
+        let (lookups, units, tasks) = (parts.len(), parts[0].units, parts[0].tasks);
+        let mut views: [Option<(&[u32], SharedMut, usize)>; MAX_LOOKUPS] = Default::default();
+        let mut projected = [Projected {
+            rows: &[],
+            slots: Which::Own,
+        }; MAX_LOOKUPS];
+        for ((view, projected), part) in views.iter_mut().zip(&mut projected).zip(parts) {
+            let n = part.ids.rows().len();
+            let stride = part.capacity * units;
+            for t in 0..part.tasks {
+                part.partials[t * stride..][..n * units].fill(0.0);
+            }
+            *projected = Projected {
+                rows: &part.projected[..n * units],
+                slots: Which::PerExample(part.ids.slots()),
+            };
+            *view = Some((part.ids.slots(), SharedMut::new(&mut part.partials), stride));
+        }
+        PartialSinks {
+            views,
+            projected,
+            lookups,
+            units,
+            tasks,
+        }
+    }
+
+    /// Each lookup's projected rows, as the forward pass combines them.
+    pub(super) fn projected(&self) -> &[Projected<'a>] {
+        &self.projected[..self.lookups]
+    }
+
+    /// How many blocks of examples may add at once (one partial buffer each).
+    pub(super) fn tasks(&self) -> usize {
+        self.tasks
+    }
+
+    /// Adds `d_z` (`[rows, units]`, the d pre-activation of examples `first..`) to their
+    /// distinct rows' sums in partial buffer `task`.
+    ///
+    /// # Safety
+    /// No other thread may add to the same `task` at the same time.
+    pub(super) unsafe fn add(&self, task: usize, first: usize, d_z: &[f32]) {
+        let u = self.units;
+        for view in &self.views[..self.lookups] {
+            let (slots, partials, stride) = view.as_ref().expect("one view per lookup");
+            // SAFETY: buffer `task` is this caller's alone (the contract above).
+            let partial = unsafe { partials.range(task * stride..(task + 1) * stride) };
+            for (d_z, &slot) in d_z.chunks_exact(u).zip(&slots[first..]) {
+                let acc = &mut partial[slot as usize * u..][..u];
+                acc.iter_mut().zip(d_z).for_each(|(a, &d)| *a += d);
             }
         }
     }

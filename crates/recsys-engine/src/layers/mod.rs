@@ -11,6 +11,7 @@ pub mod embedding;
 pub mod l2;
 pub mod lookup_dense;
 pub mod tiled;
+pub mod tiled_step;
 
 pub use activation::Activation;
 pub use biased_dot::{BiasedDot, BiasedDotGrads};
@@ -20,3 +21,4 @@ pub use embedding::{Embedding, SparseGrad};
 pub use l2::L2;
 pub use lookup_dense::LookupProjection;
 pub use tiled::{Projected, Which, forward_tiled};
+pub use tiled_step::TiledStep;

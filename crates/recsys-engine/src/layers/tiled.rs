@@ -129,15 +129,15 @@ pub fn forward_tiled(
 }
 
 /// The first layer of a tile: its pre-activation is `base` plus the per-example parts' rows.
-struct FirstLayer<'a> {
-    first: &'a Dense,
-    parts: &'a [Projected<'a>],
-    base: &'a [f32],
+pub(super) struct FirstLayer<'a> {
+    pub(super) first: &'a Dense,
+    pub(super) parts: &'a [Projected<'a>],
+    pub(super) base: &'a [f32],
 }
 
 /// `base = b₁ + Σ` of the rows that every example shares: added once per call instead of once
 /// per example (scoring many candidates for one user shares the user's row).
-fn shared_base(first: &Dense, parts: &[Projected<'_>], base: &mut Vec<f32>) {
+pub(super) fn shared_base(first: &Dense, parts: &[Projected<'_>], base: &mut Vec<f32>) {
     let u = first.units;
     base.clear();
     base.extend_from_slice(&first.bias);
@@ -200,7 +200,7 @@ fn fused_head(hidden: &Dense, last: &Dense, x: &[f32], out: &mut [f32]) -> bool 
 
 /// `z[i] = act₁(base + Σ_f projected_f[slot_f(i)])` over the per-example parts, for the tile's
 /// rows; the first part's row is added while copying `base` (the serving path has only one).
-fn first_layer(layer: &FirstLayer<'_>, rows: std::ops::Range<usize>, z: &mut [f32]) {
+pub(super) fn first_layer(layer: &FirstLayer<'_>, rows: std::ops::Range<usize>, z: &mut [f32]) {
     let (n, u) = (rows.len(), layer.first.units);
     let z = &mut z[..n * u];
     let varying = || {

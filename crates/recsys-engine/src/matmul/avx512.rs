@@ -243,8 +243,12 @@ unsafe fn kernel<const R: usize>(t: Operands, nr: usize) {
             // `a` is read in place at any strides, so the hardware prefetcher cannot see the
             // rows as one stream: fetch each row's line PREFETCH steps ahead (a hint only,
             // never a fault, even past the end).
-            if t.csa != 1 || p % 16 == 0 {
-                let ahead = ap.wrapping_add(PREFETCH * t.csa);
+            // When `a` holds the transpose, the tile's R values share one or two lines.
+            let ahead = ap.wrapping_add(PREFETCH * t.csa);
+            if t.rsa == 1 {
+                _mm_prefetch::<_MM_HINT_T0>(ahead as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(R - 1) as *const i8);
+            } else if t.csa != 1 || p % 16 == 0 {
                 for r in 0..R {
                     _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(r * t.rsa) as *const i8);
                 }

@@ -10,47 +10,29 @@
 //! textbook computation, kept as the reference the fast path is tested against).
 
 use recsys_engine::{
-    DenseGrads, LookupProjection, Optimizer, RankingTask, Slots, SparseGrad, forward_tiled,
+    DenseGrads, LookupProjection, Optimizer, RankingTask, Slots, SparseGrad, TiledStep,
+    forward_tiled,
 };
 
 use super::FirstLayer;
 use crate::model::RankingModel;
 
-/// How the first layer's input is formed.
-#[derive(Debug)]
-enum Input {
-    /// `[capacity, 2·dim]`: the concatenated embeddings, one row per example.
-    PerExample { x: Vec<f32> },
-    /// The user and title lookups, each projected once per distinct id.
-    PerDistinctId { parts: Box<[LookupProjection; 2]> },
-}
-
-/// Activation buffers for scoring batches of `(user row, title row)` pairs.
+/// Activation buffers for the textbook forward pass: the concatenated embeddings of each
+/// example through every layer, one whole-batch matrix per layer.
 #[derive(Debug)]
 pub(crate) struct Forward {
-    input: Input,
+    /// `[capacity, 2·dim]`: the concatenated embeddings, one row per example.
+    x: Vec<f32>,
     /// One `[capacity, units]` buffer per dense layer.
     acts: Vec<Vec<f32>>,
     capacity: usize,
 }
 
 impl Forward {
-    pub(crate) fn new(model: &RankingModel, capacity: usize, first_layer: FirstLayer) -> Self {
+    pub(crate) fn new(model: &RankingModel, capacity: usize) -> Self {
         let d = model.config.embedding_dim;
-        let units = model.dense[0].units;
-        let input = match first_layer {
-            FirstLayer::PerExample => Input::PerExample {
-                x: vec![0.0; capacity * 2 * d],
-            },
-            FirstLayer::PerDistinctId => Input::PerDistinctId {
-                parts: Box::new([
-                    LookupProjection::new(model.user_embedding.rows, d, units, capacity),
-                    LookupProjection::new(model.movie_embedding.rows, d, units, capacity),
-                ]),
-            },
-        };
         Forward {
-            input,
+            x: vec![0.0; capacity * 2 * d],
             acts: model
                 .dense
                 .iter()
@@ -67,19 +49,10 @@ impl Forward {
             batch <= self.capacity && titles.len() == batch,
             "batch exceeds buffers"
         );
-        let first = &model.dense[0];
-        match &mut self.input {
-            Input::PerExample { x } => {
-                let d = model.config.embedding_dim;
-                model.user_embedding.gather(users, x, 2 * d, 0);
-                model.movie_embedding.gather(titles, x, 2 * d, d);
-                first.forward(x, batch, &mut self.acts[0]);
-            }
-            Input::PerDistinctId { parts } => {
-                let tables = [&model.user_embedding, &model.movie_embedding];
-                first.forward_lookups(&mut parts[..], &tables, &[users, titles], &mut self.acts[0]);
-            }
-        }
+        let d = model.config.embedding_dim;
+        model.user_embedding.gather(users, &mut self.x, 2 * d, 0);
+        model.movie_embedding.gather(titles, &mut self.x, 2 * d, d);
+        model.dense[0].forward(&self.x, batch, &mut self.acts[0]);
         for (i, layer) in model.dense.iter().enumerate().skip(1) {
             let (before, rest) = self.acts.split_at_mut(i);
             layer.forward(&before[i - 1], batch, &mut rest[0]);
@@ -122,10 +95,25 @@ impl Predictor {
     }
 }
 
-/// The embedding gradients of the per-example path (the per-distinct-id path keeps its own in
-/// its `LookupProjection`s).
+/// How a step computes its gradients ([`FirstLayer`]).
 #[derive(Debug)]
-struct PerExampleGrads {
+enum Path {
+    /// The textbook step, kept as the reference the fast one is tested against.
+    PerExample(Box<PerExample>),
+    /// The first layer per distinct id, the tower a tile of rows at a time ([`TiledStep`]).
+    Tiled {
+        parts: Box<[LookupProjection; 2]>,
+        tiled: TiledStep,
+        predictions: Vec<f32>,
+    },
+}
+
+/// The per-example path's buffers.
+#[derive(Debug)]
+struct PerExample {
+    fwd: Forward,
+    /// d loss / d activation of each dense layer (overwritten in place with d pre-activation).
+    d_acts: Vec<Vec<f32>>,
     /// d loss / d x, the concatenated embeddings.
     d_x: Vec<f32>,
     user: SparseGrad,
@@ -135,11 +123,8 @@ struct PerExampleGrads {
 /// Everything one training step needs besides the model.
 #[derive(Debug)]
 pub(crate) struct Step {
-    fwd: Forward,
-    /// d loss / d activation of each dense layer (overwritten in place with d pre-activation).
-    d_acts: Vec<Vec<f32>>,
+    path: Path,
     pub(crate) grads: Vec<DenseGrads>,
-    per_example: Option<PerExampleGrads>,
     optimizer: Optimizer,
     dense_slots: Vec<(Slots, Slots)>,
     user_slots: Slots,
@@ -157,20 +142,33 @@ impl Step {
         first_layer: FirstLayer,
     ) -> Self {
         let d = model.config.embedding_dim;
-        let per_example = (first_layer == FirstLayer::PerExample).then(|| PerExampleGrads {
-            d_x: vec![0.0; capacity * 2 * d],
-            user: SparseGrad::new(model.user_embedding.rows, d, capacity),
-            movie: SparseGrad::new(model.movie_embedding.rows, d, capacity),
-        });
+        let (users, movies) = (model.user_embedding.rows, model.movie_embedding.rows);
+        let path = match first_layer {
+            FirstLayer::PerExample => Path::PerExample(Box::new(PerExample {
+                fwd: Forward::new(model, capacity),
+                d_acts: model
+                    .dense
+                    .iter()
+                    .map(|l| vec![0.0; capacity * l.units])
+                    .collect(),
+                d_x: vec![0.0; capacity * 2 * d],
+                user: SparseGrad::new(users, d, capacity),
+                movie: SparseGrad::new(movies, d, capacity),
+            })),
+            FirstLayer::PerDistinctId => {
+                let units = model.dense[0].units;
+                let part = |rows| LookupProjection::new(rows, d, units, capacity);
+                let tasks = recsys_engine::parallel::tasks();
+                Path::Tiled {
+                    parts: Box::new([part(users), part(movies)]),
+                    tiled: TiledStep::new(&model.dense[0], &model.dense[1..], tasks),
+                    predictions: vec![0.0; capacity],
+                }
+            }
+        };
         Step {
-            fwd: Forward::new(model, capacity, first_layer),
-            d_acts: model
-                .dense
-                .iter()
-                .map(|l| vec![0.0; capacity * l.units])
-                .collect(),
+            path,
             grads: model.dense.iter().map(|l| l.zero_grads()).collect(),
-            per_example,
             optimizer,
             dense_slots: model
                 .dense
@@ -199,50 +197,39 @@ impl Step {
         labels: &[f32],
     ) -> f32 {
         let batch = users.len();
-        let last = model.dense.len() - 1;
-        let predictions = self.fwd.run(model, users, titles);
-        let loss = self
-            .task
-            .compute(predictions, labels, &mut self.d_acts[last][..batch]);
-        for i in (1..model.dense.len()).rev() {
-            let (d_before, d_rest) = self.d_acts.split_at_mut(i);
-            model.dense[i].backward(
-                &self.fwd.acts[i - 1],
-                &self.fwd.acts[i],
-                batch,
-                &mut d_rest[0],
-                &mut self.grads[i],
-                Some(&mut d_before[i - 1]),
-            );
-        }
-        let first = &model.dense[0];
-        match (&mut self.fwd.input, &mut self.per_example) {
-            (Input::PerExample { x }, Some(g)) => {
-                let d = model.config.embedding_dim;
-                let d_x = Some(&mut g.d_x[..]);
-                first.backward(
-                    x,
-                    &self.fwd.acts[0],
-                    batch,
-                    &mut self.d_acts[0],
-                    &mut self.grads[0],
-                    d_x,
-                );
-                g.user.accumulate(users, &g.d_x, 2 * d, 0);
-                g.movie.accumulate(titles, &g.d_x, 2 * d, d);
-            }
-            (Input::PerDistinctId { parts }, None) => {
-                first.backward_lookups(
+        match &mut self.path {
+            Path::PerExample(p) => p.gradients(
+                model,
+                users,
+                titles,
+                labels,
+                &mut self.grads,
+                &mut self.task,
+            ),
+            Path::Tiled {
+                parts,
+                tiled,
+                predictions,
+            } => {
+                let first = &model.dense[0];
+                let tables = [&model.user_embedding, &model.movie_embedding];
+                first.project_lookups(&mut parts[..], &tables, &[users, titles]);
+                let loss = self.task.loss;
+                let later = &model.dense[1..];
+                tiled.run(
+                    first,
                     &mut parts[..],
-                    &self.fwd.acts[0],
-                    batch,
-                    &mut self.d_acts[0],
-                    &mut self.grads[0],
+                    later,
+                    labels,
+                    loss,
+                    predictions,
+                    &mut self.grads,
                 );
+                let predictions = &predictions[..batch];
+                self.task.observe(predictions, labels);
+                loss.loss(predictions, labels)
             }
-            _ => unreachable!("the gradient buffers match the first layer's path by construction"),
         }
-        loss
     }
 
     /// Applies the gradients of the last [`gradients`](Self::gradients) call.
@@ -263,18 +250,15 @@ impl Step {
             &mut model.user_embedding.table,
             &mut model.movie_embedding.table,
         );
-        match (&self.fwd.input, &self.per_example) {
-            (_, Some(g)) => {
-                opt.update_sparse(t, users, &g.user, &mut self.user_slots);
-                opt.update_sparse(t, movies, &g.movie, &mut self.movie_slots);
+        match &self.path {
+            Path::PerExample(p) => {
+                opt.update_sparse(t, users, &p.user, &mut self.user_slots);
+                opt.update_sparse(t, movies, &p.movie, &mut self.movie_slots);
             }
-            (Input::PerDistinctId { parts }, None) => {
+            Path::Tiled { parts, .. } => {
                 let [u, m] = &**parts;
                 opt.update_rows(t, users, d, u.rows(), u.row_grads(), &mut self.user_slots);
                 opt.update_rows(t, movies, d, m.rows(), m.row_grads(), &mut self.movie_slots);
-            }
-            (Input::PerExample { .. }, None) => {
-                unreachable!("per-example steps keep their gradients")
             }
         }
     }
@@ -282,16 +266,47 @@ impl Step {
     /// The embedding gradients of the last step as `(rows, values)` for users and titles.
     #[cfg(test)]
     pub(crate) fn embedding_grads(&self) -> [(&[u32], &[f32]); 2] {
-        match (&self.fwd.input, &self.per_example) {
-            (_, Some(g)) => [
-                (g.user.rows(), g.user.values()),
-                (g.movie.rows(), g.movie.values()),
+        match &self.path {
+            Path::PerExample(p) => [
+                (p.user.rows(), p.user.values()),
+                (p.movie.rows(), p.movie.values()),
             ],
-            (Input::PerDistinctId { parts }, None) => {
+            Path::Tiled { parts, .. } => {
                 let [u, m] = &**parts;
                 [(u.rows(), u.row_grads()), (m.rows(), m.row_grads())]
             }
-            (Input::PerExample { .. }, None) => unreachable!(),
         }
+    }
+}
+
+impl PerExample {
+    /// The textbook step: whole-batch layers forward, the loss, whole-batch layers backward,
+    /// then the input's gradient scattered into the embedding rows.
+    fn gradients(
+        &mut self,
+        model: &RankingModel,
+        users: &[u32],
+        titles: &[u32],
+        labels: &[f32],
+        grads: &mut [DenseGrads],
+        task: &mut RankingTask,
+    ) -> f32 {
+        let batch = users.len();
+        let last = model.dense.len() - 1;
+        let predictions = self.fwd.run(model, users, titles);
+        let loss = task.compute(predictions, labels, &mut self.d_acts[last][..batch]);
+        for i in (0..model.dense.len()).rev() {
+            let (d_before, d_rest) = self.d_acts.split_at_mut(i);
+            let (x, d_x) = match i {
+                0 => (&self.fwd.x[..], &mut self.d_x[..]),
+                _ => (&self.fwd.acts[i - 1][..], &mut d_before[i - 1][..]),
+            };
+            let out = &self.fwd.acts[i];
+            model.dense[i].backward(x, out, batch, &mut d_rest[0], &mut grads[i], Some(d_x));
+        }
+        let d = model.config.embedding_dim;
+        self.user.accumulate(users, &self.d_x, 2 * d, 0);
+        self.movie.accumulate(titles, &self.d_x, 2 * d, d);
+        loss
     }
 }

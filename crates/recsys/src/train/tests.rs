@@ -36,7 +36,7 @@ fn batch() -> (Vec<u32>, Vec<u32>, Vec<f32>) {
 /// The batch loss computed the textbook way, as the finite differences' reference.
 fn loss_of(m: &RankingModel) -> f64 {
     let (u, t, y) = batch();
-    let mut f = Forward::new(m, u.len(), FirstLayer::PerExample);
+    let mut f = Forward::new(m, u.len());
     let p = f.run(m, &u, &t);
     p.iter()
         .zip(&y)
@@ -104,6 +104,51 @@ fn whole_model_gradient_matches_finite_differences_on_both_paths() {
                 loss_of(&m2)
             });
         }
+    }
+}
+
+/// A batch of several tiles split across three threads: the tiled step's gradients equal the
+/// textbook step's.
+#[test]
+fn tiled_gradients_equal_the_textbook_step_over_many_tiles_and_threads() {
+    let m = tiny(7);
+    let data = synthetic(301);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let steps = pool.install(|| {
+        BOTH_PATHS.map(|path| {
+            let mut step = Step::new(&m, data.len(), frozen(), path);
+            let loss = step.gradients(&m, &data.users, &data.titles, &data.ratings);
+            (step, loss)
+        })
+    });
+    let [(textbook, loss_a), (tiled, loss_b)] = &steps;
+    assert!(
+        (loss_a - loss_b).abs() <= 1e-5 * loss_a.abs(),
+        "{loss_a} vs {loss_b}"
+    );
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (p, q) in a.iter().zip(b) {
+            assert!(
+                (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+                "{what}: {p} vs {q}"
+            );
+        }
+    };
+    for (i, (a, b)) in textbook.grads.iter().zip(&tiled.grads).enumerate() {
+        close(&a.kernel, &b.kernel, &format!("dense_{} kernel", i + 1));
+        close(&a.bias, &b.bias, &format!("dense_{} bias", i + 1));
+    }
+    for ((rows_a, a), (rows_b, b)) in textbook
+        .embedding_grads()
+        .into_iter()
+        .zip(tiled.embedding_grads())
+    {
+        assert_eq!(rows_a, rows_b);
+        close(a, b, "embedding rows");
     }
 }
 

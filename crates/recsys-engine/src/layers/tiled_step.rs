@@ -1,0 +1,226 @@
+//! A training step through the whole tower a tile of rows at a time.
+//!
+//! Layer by layer over a batch of 8,192 examples, every activation and every activation
+//! gradient of the tutorial's 256-wide first layer is an 8 MiB matrix: written by one product,
+//! read back by the next, the step runs at memory speed, not at the speed of the FMA units.
+//! Here each thread takes a block of the batch and runs each [`TILE`] of its rows forward
+//! through every layer, then backward through every layer, before the next tile starts: the
+//! tile's activations and gradients stay in L1/L2. Each thread adds its tiles' kernel and bias
+//! gradients into buffers of its own, and its first-layer gradients into its own partial sums
+//! per distinct id ([`LookupProjection`]); the blocks' shares are added up once, after. The
+//! arithmetic is the textbook step's, summed in another order.
+//!
+//! The kernels of the later layers are transposed once per step, so the products that carry
+//! the gradient back to a layer's input read them in place.
+
+use std::sync::Mutex;
+
+use super::lookup_dense::PartialSinks;
+use super::tiled::{FirstLayer, TILE, first_layer};
+use super::{Dense, DenseGrads, LookupProjection};
+use crate::losses::MeanSquaredError;
+use crate::matmul::{Op, gemm};
+use crate::parallel::{SharedMut, for_each_block};
+
+/// Buffers for tiled training steps of a tower whose first layer reads embedding lookups
+/// (ranking: the tutorial's model, trained at the speed of its products).
+#[derive(Debug)]
+pub struct TiledStep {
+    /// One per parallel block of examples.
+    blocks: Vec<Mutex<Block>>,
+    /// Each later layer's kernel, transposed: `[units, input_dim]`.
+    transposed: Vec<Vec<f32>>,
+}
+
+/// One thread's working memory.
+#[derive(Debug)]
+struct Block {
+    /// `[TILE, units]` per layer: the first layer's output, then each later layer's.
+    acts: Vec<Vec<f32>>,
+    /// `[TILE, widest]`: d loss / d the current layer's output, and its input's.
+    d: Vec<f32>,
+    d_input: Vec<f32>,
+    /// This block's share of each later layer's gradients.
+    grads: Vec<DenseGrads>,
+}
+
+impl TiledStep {
+    /// Buffers for the tower `first`, `later` trained by `tasks` parallel blocks (the number of
+    /// partial buffers the lookups were made with: [`LookupProjection::new`]).
+    pub fn new(first: &Dense, later: &[Dense], tasks: usize) -> Self {
+        let layers = || std::iter::once(first).chain(later);
+        let widest = layers()
+            .map(|l| l.units.max(l.input_dim))
+            .max()
+            .unwrap_or(1);
+        let block = || Block {
+            acts: layers().map(|l| vec![0.0; TILE * l.units]).collect(),
+            d: vec![0.0; TILE * widest],
+            d_input: vec![0.0; TILE * widest],
+            grads: later.iter().map(Dense::zero_grads).collect(),
+        };
+        TiledStep {
+            blocks: (0..tasks.max(1)).map(|_| Mutex::new(block())).collect(),
+            transposed: later.iter().map(|l| vec![0.0; l.kernel.len()]).collect(),
+        }
+    }
+
+    /// Forward and backward over one batch whose lookups `parts` were projected by
+    /// [`Dense::project_lookups`]: writes the predictions (the last layer has one unit), every
+    /// layer's gradients into `grads` (first layer first, overwriting) and the embedding rows'
+    /// gradients into `parts`, for the MSE loss of `labels`.
+    ///
+    /// # Panics
+    /// If the last layer is not one unit wide, or the buffers do not fit the batch or tower.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &mut self,
+        first: &Dense,
+        parts: &mut [LookupProjection],
+        later: &[Dense],
+        labels: &[f32],
+        loss: MeanSquaredError,
+        predictions: &mut [f32],
+        grads: &mut [DenseGrads],
+    ) {
+        let batch = labels.len();
+        assert_eq!(
+            later.last().unwrap_or(first).units,
+            1,
+            "one prediction per row"
+        );
+        assert_eq!(grads.len(), later.len() + 1, "one gradient per layer");
+        for (t, layer) in self.transposed.iter_mut().zip(later) {
+            transpose(&layer.kernel, layer.input_dim, layer.units, t);
+        }
+        {
+            let sinks = PartialSinks::new(parts);
+            assert_eq!(
+                sinks.tasks(),
+                self.blocks.len(),
+                "one block per partial buffer"
+            );
+            let predictions = SharedMut::new(&mut predictions[..batch]);
+            let tower = Tower {
+                first: FirstLayer {
+                    first,
+                    parts: sinks.projected(),
+                    base: &first.bias,
+                },
+                later,
+                transposed: &self.transposed,
+                loss,
+                labels,
+            };
+            for_each_block(batch, self.blocks.len(), &|t, rows| {
+                let mut block = self.blocks[t].lock().unwrap_or_else(|e| e.into_inner());
+                block.grads.iter_mut().for_each(zero);
+                for start in rows.clone().step_by(TILE) {
+                    let end = (start + TILE).min(rows.end);
+                    // SAFETY: blocks of rows are disjoint, and so are their tiles.
+                    let out = unsafe { predictions.range(start..end) };
+                    tower.tile(&mut block, start..end, out);
+                    let d_first = &block.d[..(end - start) * first.units];
+                    // SAFETY: block `t` is the only one adding to partial buffers `t`.
+                    unsafe { sinks.add(t, start, d_first) };
+                }
+            });
+        }
+        let (first_grads, later_grads) = grads.split_first_mut().expect("one per layer");
+        for (l, g) in later_grads.iter_mut().enumerate() {
+            zero(g);
+            for block in &mut self.blocks {
+                let block = block.get_mut().unwrap_or_else(|e| e.into_inner());
+                add(g, &block.grads[l]);
+            }
+        }
+        first.finish_lookups(parts, first_grads);
+    }
+}
+
+/// What every tile of a step shares.
+struct Tower<'a> {
+    first: FirstLayer<'a>,
+    later: &'a [Dense],
+    transposed: &'a [Vec<f32>],
+    loss: MeanSquaredError,
+    labels: &'a [f32],
+}
+
+impl Tower<'_> {
+    /// Rows `rows` forward through every layer (predictions into `out`), then backward: the
+    /// later layers' gradients are added into `block.grads`, and `block.d` is left holding
+    /// d loss / d the first layer's pre-activation.
+    fn tile(&self, block: &mut Block, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        let n = rows.len();
+        let batch = self.labels.len();
+        let Block {
+            acts,
+            d,
+            d_input,
+            grads,
+        } = block;
+        first_layer(&self.first, rows.clone(), &mut acts[0]);
+        for (l, layer) in self.later.iter().enumerate() {
+            let (x, y) = acts.split_at_mut(l + 1);
+            layer.forward(&x[l], n, &mut y[0]);
+        }
+        let last = &acts[self.later.len()][..n];
+        out.copy_from_slice(last);
+        for ((d, &p), &y) in d.iter_mut().zip(last).zip(&self.labels[rows]) {
+            *d = self.loss.gradient(p, y, batch);
+        }
+        for (l, layer) in self.later.iter().enumerate().rev() {
+            let (x, z) = (&acts[l], &acts[l + 1]);
+            let (i, u) = (layer.input_dim, layer.units);
+            let d_z = &mut d[..n * u];
+            layer.activation.backward(&z[..n * u], d_z);
+            // d kernel += xᵀ · d_z : [input_dim, n] · [n, units]
+            gemm(i, n, u, x, Op::T, d_z, Op::N, 1.0, &mut grads[l].kernel);
+            for row in d_z.chunks_exact(u) {
+                grads[l]
+                    .bias
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(g, &v)| *g += v);
+            }
+            // d x = d_z · kernelᵀ : [n, units] · [units, input_dim]
+            gemm(
+                n,
+                u,
+                i,
+                d_z,
+                Op::N,
+                &self.transposed[l],
+                Op::N,
+                0.0,
+                d_input,
+            );
+            std::mem::swap(d, d_input);
+        }
+        let u = self.first.first.units;
+        let activation = self.first.first.activation;
+        activation.backward(&acts[0][..n * u], &mut d[..n * u]);
+    }
+}
+
+/// `t = mᵀ` for `m` of `rows × cols`, row-major.
+fn transpose(m: &[f32], rows: usize, cols: usize, t: &mut [f32]) {
+    for (r, row) in m.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+}
+
+fn zero(g: &mut DenseGrads) {
+    g.kernel.fill(0.0);
+    g.bias.fill(0.0);
+}
+
+fn add(g: &mut DenseGrads, other: &DenseGrads) {
+    let pairs = g.kernel.iter_mut().zip(&other.kernel);
+    pairs
+        .chain(g.bias.iter_mut().zip(&other.bias))
+        .for_each(|(a, &b)| *a += b);
+}
