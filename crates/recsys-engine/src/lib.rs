@@ -47,6 +47,7 @@ pub mod matmul;
 pub mod metrics;
 pub mod optim;
 pub mod parallel;
+pub mod simd;
 pub mod tasks;
 
 pub use init::InitRng;

@@ -1,5 +1,7 @@
 //! Activations applied in place after a dense layer's affine map.
 
+use crate::simd::elementwise;
+
 /// The nonlinearity that follows a [`Dense`](super::Dense) layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Activation {
@@ -14,9 +16,7 @@ impl Activation {
     /// Applies the activation to `z` in place, turning pre-activations into outputs.
     pub fn forward(self, z: &mut [f32]) {
         if self == Activation::Relu {
-            for v in z {
-                *v = v.max(0.0);
-            }
+            relu(z);
         }
     }
 
@@ -25,11 +25,25 @@ impl Activation {
     /// pre-activation was positive, so the forward pass need not keep a second buffer.
     pub fn backward(self, out: &[f32], d_out: &mut [f32]) {
         if self == Activation::Relu {
-            // A select, not a branch: the compiler turns it into compare-and-mask over whole
-            // vectors (the branch on each sign compiled to scalar code, a quarter of a step).
-            for (d, &o) in d_out.iter_mut().zip(out) {
-                *d = if o > 0.0 { *d } else { 0.0 };
-            }
+            relu_backward(out, d_out);
+        }
+    }
+}
+
+elementwise! {
+    /// `z = max(z, 0)` in place.
+    fn relu(z: &mut [f32]) {
+        z.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+}
+
+elementwise! {
+    /// Zeroes `d` where the output was not positive. A select, not a branch: the compiler turns
+    /// it into compare-and-mask over whole vectors (the branch on each sign compiled to scalar
+    /// code, a quarter of a training step).
+    fn relu_backward(out: &[f32], d: &mut [f32]) {
+        for (d, &o) in d.iter_mut().zip(out) {
+            *d = if o > 0.0 { *d } else { 0.0 };
         }
     }
 }

@@ -12,6 +12,7 @@
 use super::{Dense, DenseGrads, DistinctIds, Embedding, Projected, Which};
 use crate::matmul::{Op, gemm};
 use crate::parallel::{SharedMut, for_each_block};
+use crate::simd::elementwise;
 
 /// One lookup's share of the first layer: its distinct rows, their embeddings, and their
 /// product with the lookup's kernel block, plus the gradients of each.
@@ -334,10 +335,17 @@ impl<'a> PartialSinks<'a> {
             let (slots, partials, stride) = view.as_ref().expect("one view per lookup");
             // SAFETY: buffer `task` is this caller's alone (the contract above).
             let partial = unsafe { partials.range(task * stride..(task + 1) * stride) };
-            for (d_z, &slot) in d_z.chunks_exact(u).zip(&slots[first..]) {
-                let acc = &mut partial[slot as usize * u..][..u];
-                acc.iter_mut().zip(d_z).for_each(|(a, &d)| *a += d);
-            }
+            add_rows(partial, &slots[first..], d_z, u);
+        }
+    }
+}
+
+elementwise! {
+    /// Adds row `i` of `d_z` (`[rows, units]`) to row `slots[i]` of `sums`.
+    fn add_rows(sums: &mut [f32], slots: &[u32], d_z: &[f32], units: usize) {
+        for (d_z, &slot) in d_z.chunks_exact(units).zip(slots) {
+            let acc = &mut sums[slot as usize * units..][..units];
+            acc.iter_mut().zip(d_z).for_each(|(a, &d)| *a += d);
         }
     }
 }

@@ -20,6 +20,7 @@ use std::cell::Cell;
 use super::{Activation, Dense};
 use crate::matmul::{DenseDot, dense_dot};
 use crate::parallel::{SharedMut, for_each_block};
+use crate::simd::elementwise;
 
 /// Rows per tile: a multiple of the product kernel's 12-row register tile, small enough that
 /// two tiles of 256-wide activations (48 KiB each) stay in L2, large enough that each panel of
@@ -198,6 +199,7 @@ fn fused_head(hidden: &Dense, last: &Dense, x: &[f32], out: &mut [f32]) -> bool 
     dense_dot(x, hidden.input_dim, &layers, out)
 }
 
+elementwise! {
 /// `z[i] = act₁(base + Σ_f projected_f[slot_f(i)])` over the per-example parts, for the tile's
 /// rows; the first part's row is added while copying `base` (the serving path has only one).
 pub(super) fn first_layer(layer: &FirstLayer<'_>, rows: std::ops::Range<usize>, z: &mut [f32]) {
@@ -223,6 +225,7 @@ pub(super) fn first_layer(layer: &FirstLayer<'_>, rows: std::ops::Range<usize>, 
         }
         layer.first.activation.forward(z);
     }
+}
 }
 
 #[cfg(test)]

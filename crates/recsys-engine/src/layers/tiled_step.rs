@@ -21,6 +21,7 @@ use super::{Dense, DenseGrads, LookupProjection};
 use crate::losses::MeanSquaredError;
 use crate::matmul::{Op, gemm};
 use crate::parallel::{SharedMut, for_each_block};
+use crate::simd::add_assign;
 
 /// Buffers for tiled training steps of a tower whose first layer reads embedding lookups
 /// (ranking: the tutorial's model, trained at the speed of its products).
@@ -178,11 +179,7 @@ impl Tower<'_> {
             // d kernel += xᵀ · d_z : [input_dim, n] · [n, units]
             gemm(i, n, u, x, Op::T, d_z, Op::N, 1.0, &mut grads[l].kernel);
             for row in d_z.chunks_exact(u) {
-                grads[l]
-                    .bias
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(g, &v)| *g += v);
+                add_assign(&mut grads[l].bias, row);
             }
             // d x = d_z · kernelᵀ : [n, units] · [units, input_dim]
             gemm(
