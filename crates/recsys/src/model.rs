@@ -143,7 +143,8 @@ impl RankingModel {
             user_ids,
             movie_titles,
         )?;
-        let mut scorer = crate::train::Predictor::new(self, users.len().clamp(1, 8192));
+        let mut scorer =
+            crate::train::Predictor::new(self, users.len().clamp(1, 8192), users.len());
         let mut out = Vec::with_capacity(users.len());
         for (u, t) in users.chunks(8192).zip(titles.chunks(8192)) {
             out.extend_from_slice(scorer.run(self, u, t));

@@ -258,7 +258,7 @@ pub fn evaluate(model: &RankingModel, test: &Examples, batch_size: usize) -> Res
         return Err(Error::InvalidInput("no evaluation examples".into()));
     }
     let batch = batch_size.clamp(1, test.len());
-    let mut fwd = Predictor::new(model, batch);
+    let mut fwd = Predictor::new(model, batch, test.len());
     let mut task = recsys_engine::RankingTask::default();
     for ((u, t), y) in test
         .users

@@ -218,6 +218,28 @@ fn training_lowers_rmse_and_is_reproducible() {
     assert_eq!(a, b, "two runs with the same seed differ");
 }
 
+/// Whole tables projected once, and each batch's distinct ids projected per batch, predict the
+/// same as the textbook forward pass.
+#[test]
+fn both_ways_of_projecting_predict_like_the_textbook() {
+    let m = tiny(9);
+    let data = synthetic(90);
+    let want = Forward::new(&m, data.len())
+        .run(&m, &data.users, &data.titles)
+        .to_vec();
+    for examples in [0, data.len()] {
+        let mut p = step::Predictor::new(&m, 32, examples);
+        assert_eq!(p.projects_whole_tables(), examples > 0);
+        let mut got = Vec::new();
+        for (u, t) in data.users.chunks(32).zip(data.titles.chunks(32)) {
+            got.extend_from_slice(p.run(&m, u, t));
+        }
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{examples}: {g} vs {w}");
+        }
+    }
+}
+
 #[test]
 fn ragged_last_batch_and_batch_size_do_not_change_evaluation() {
     let m = tiny(2);
