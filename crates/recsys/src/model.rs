@@ -5,6 +5,7 @@
 //! embedding rows, unseen strings to the out-of-vocabulary row 0, as Keras `StringLookup` does.
 
 use recsys_data::Vocabulary;
+use recsys_engine::matmul::{Op, gemm};
 use recsys_engine::{Activation, Dense, Embedding, InitRng, init::EMBEDDING_UNIFORM_LIMIT};
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +81,42 @@ pub struct RankingModel {
     pub dense: Vec<Dense>,
 }
 
+/// One of the two lookups that feed the first layer (`x = concat(user, title)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Half {
+    /// The user embedding, the kernel's first `embedding_dim` rows.
+    User,
+    /// The title embedding, the kernel's next `embedding_dim` rows.
+    Title,
+}
+
 impl RankingModel {
+    /// `table · W1_half` for every row of one embedding table, `[rows, first layer units]`: the
+    /// first layer's pre-activation is the user half's row plus the title half's row plus the
+    /// bias, so with both halves projected a prediction needs no first-layer product at all.
+    pub(crate) fn project_half(&self, half: Half) -> Vec<f32> {
+        let (d, units) = (self.config.embedding_dim, self.dense[0].units);
+        let (table, offset) = match half {
+            Half::User => (&self.user_embedding, 0),
+            Half::Title => (&self.movie_embedding, d),
+        };
+        // The block is a contiguous [d, units] slice of the row-major kernel.
+        let block = &self.dense[0].kernel[offset * units..(offset + d) * units];
+        let mut out = vec![0.0; table.rows * units];
+        gemm(
+            table.rows,
+            d,
+            units,
+            &table.table,
+            Op::N,
+            block,
+            Op::N,
+            0.0,
+            &mut out,
+        );
+        out
+    }
+
     /// A freshly initialised model (Keras defaults, drawn from `seed`: the user table first,
     /// then the movie table, then each dense kernel in order).
     pub fn new(

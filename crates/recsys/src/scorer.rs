@@ -43,7 +43,7 @@ use std::cmp::Ordering;
 use recsys_engine::matmul::{Op, gemm};
 use recsys_engine::{Projected, Which, forward_tiled};
 
-use crate::model::RankingModel;
+use crate::model::{Half, RankingModel};
 
 /// Most floats [`Scorer::new`] spends on precomputed user halves (`users × h1`): 64 MiB.
 pub const USER_HALF_LIMIT: usize = 16 << 20;
@@ -93,30 +93,10 @@ impl Scorer {
     /// [`Scorer::new`] with another limit on the precomputed user halves (0: never).
     pub fn with_user_half_limit(model: RankingModel, limit: usize) -> Self {
         let dim = model.config.embedding_dim;
-        let first = &model.dense[0];
-        let hidden = first.units;
-        // W1u and W1m are the kernel's rows ..d and d..2d: contiguous [d, h1] blocks.
-        let (user_block, item_block) = first.kernel.split_at(dim * hidden);
-        let project = |table: &[f32], rows: usize, block: &[f32]| {
-            let mut half = vec![0.0; rows * hidden];
-            gemm(
-                rows,
-                dim,
-                hidden,
-                table,
-                Op::N,
-                block,
-                Op::N,
-                0.0,
-                &mut half,
-            );
-            half
-        };
-        let movies = &model.movie_embedding;
-        let item_half = project(&movies.table, movies.rows, item_block);
-        let users = &model.user_embedding;
+        let hidden = model.dense[0].units;
+        let item_half = model.project_half(Half::Title);
         let user_half =
-            (users.rows * hidden <= limit).then(|| project(&users.table, users.rows, user_block));
+            (model.user_embedding.rows * hidden <= limit).then(|| model.project_half(Half::User));
         Scorer {
             model,
             dim,

@@ -9,14 +9,13 @@
 //! `recsys_engine::layers::lookup_dense`) or per example on the concatenated embeddings (the
 //! textbook computation, kept as the reference the fast path is tested against).
 
-use recsys_engine::matmul::{Op, gemm};
 use recsys_engine::{
     DenseGrads, LookupProjection, Optimizer, Projected, RankingTask, Slots, SparseGrad, TiledStep,
     Which, forward_tiled,
 };
 
 use super::FirstLayer;
-use crate::model::RankingModel;
+use crate::model::{Half, RankingModel};
 
 /// Activation buffers for the textbook forward pass: the concatenated embeddings of each
 /// example through every layer, one whole-batch matrix per layer.
@@ -94,26 +93,9 @@ impl Predictor {
         let (users, titles) = (&model.user_embedding, &model.movie_embedding);
         let rows = users.rows + titles.rows;
         let halves = if rows <= examples && rows * units <= TABLES_LIMIT {
-            // W1u and W1m are the kernel's rows ..d and d..2d: contiguous [d, units] blocks.
-            let (user_block, title_block) = first.kernel.split_at(d * units);
-            let project = |table: &recsys_engine::Embedding, block: &[f32]| {
-                let mut half = vec![0.0; table.rows * units];
-                gemm(
-                    table.rows,
-                    d,
-                    units,
-                    &table.table,
-                    Op::N,
-                    block,
-                    Op::N,
-                    0.0,
-                    &mut half,
-                );
-                half
-            };
             Halves::Tables {
-                users: project(users, user_block),
-                titles: project(titles, title_block),
+                users: model.project_half(Half::User),
+                titles: model.project_half(Half::Title),
             }
         } else {
             let part = |rows| LookupProjection::for_inference(rows, d, units, capacity);
