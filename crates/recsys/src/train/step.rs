@@ -147,6 +147,8 @@ pub(crate) struct Step {
     /// Updates applied so far.
     iterations: u64,
     pub(crate) task: RankingTask,
+    /// The rating loss's weight in the total loss (1 alone; a multitask model sets its own).
+    pub(crate) loss_weight: f32,
 }
 
 impl Step {
@@ -186,6 +188,7 @@ impl Step {
             movie_slots: optimizer.slots(model.movie_embedding.table.len()),
             iterations: 0,
             task: RankingTask::default(),
+            loss_weight: 1.0,
         }
     }
 
@@ -201,9 +204,13 @@ impl Step {
         let batch = users.len();
         let last = model.dense.len() - 1;
         let predictions = self.fwd.run(model, users, titles);
-        let loss = self
-            .task
-            .compute(predictions, labels, &mut self.d_acts[last][..batch]);
+        let d_predictions = &mut self.d_acts[last][..batch];
+        let loss = self.task.compute(predictions, labels, d_predictions);
+        if self.loss_weight != 1.0 {
+            d_predictions
+                .iter_mut()
+                .for_each(|d| *d *= self.loss_weight);
+        }
         for i in (1..model.dense.len()).rev() {
             let (d_before, d_rest) = self.d_acts.split_at_mut(i);
             model.dense[i].backward(
@@ -243,6 +250,26 @@ impl Step {
             _ => unreachable!("the gradient buffers match the first layer's path by construction"),
         }
         loss
+    }
+
+    /// Adds another task's per-example gradients of the last batch's user and movie embeddings
+    /// (`[batch, dim]` each) to the embedding gradients [`gradients`](Self::gradients) wrote,
+    /// so the optimizer sees the gradient of the summed loss, as TensorFlow's would.
+    pub(crate) fn add_embedding_grads(&mut self, d_users: &[f32], d_movies: &[f32], dim: usize) {
+        match (&mut self.fwd.input, &mut self.per_example) {
+            (_, Some(g)) => {
+                g.user.add(d_users, dim, 0);
+                g.movie.add(d_movies, dim, 0);
+            }
+            (Input::PerDistinctId { parts }, None) => {
+                let [u, m] = &mut **parts;
+                u.add_row_grads(d_users, dim, 0);
+                m.add_row_grads(d_movies, dim, 0);
+            }
+            (Input::PerExample { .. }, None) => {
+                unreachable!("per-example steps keep their gradients")
+            }
+        }
     }
 
     /// Applies the gradients of the last [`gradients`](Self::gradients) call.
