@@ -11,6 +11,29 @@
 //! `rating_weight · MSE + retrieval_weight · Σ cross-entropy`; the tutorial trains three models
 //! with weights (1, 0), (0, 1) and (1, 1). Because the trained model *is* a ranking model, it is
 //! saved as one: `recsys rank`, `evaluate`, `serve` and `export` read it unchanged.
+//!
+//! ```
+//! use recsys::data::Vocabulary;
+//! use recsys::multitask::{self, MultitaskWeights};
+//! use recsys::model::RankingModel;
+//! use recsys::train::{Examples, Silent, TrainConfig};
+//!
+//! # fn main() -> Result<(), recsys::Error> {
+//! let users = Vocabulary::from_values(["1", "2"]);
+//! let titles = Vocabulary::from_values(["Heat (1995)", "Babe (1995)", "Fargo (1996)"]);
+//! // Sorted titles: Babe is row 1, Fargo row 2, Heat row 3. User 1 watches Heat, user 2 Babe.
+//! let train = Examples { users: vec![1, 2, 1, 2], titles: vec![3, 1, 3, 1],
+//!                        ratings: vec![5.0, 3.0, 4.0, 3.0] };
+//! let mut model = RankingModel::new(multitask::model_config(), users, titles, 42)?;
+//! let config = TrainConfig { epochs: 20, batch_size: 4, ..TrainConfig::default() }.check()?;
+//! let weights = MultitaskWeights { rating_weight: 1.0, retrieval_weight: 1.0 }.check()?;
+//! multitask::fit(&mut model, train.clone(), &config, &weights, &mut Silent)?;
+//! let report = multitask::evaluate(&model, &train, 4096)?;
+//! assert!(report.retrieval.top(1).unwrap() > 0.5);
+//! assert_eq!(multitask::retrieve(&model, "1", 1)?[0].0, "Heat (1995)");
+//! # Ok(())
+//! # }
+//! ```
 
 mod step;
 
@@ -180,6 +203,23 @@ pub fn evaluate(
             candidates: model.movie_embedding.rows - 1,
         },
     })
+}
+
+/// Retrieval for one user: the `top` titles whose movie embedding has the largest dot product
+/// with the user's embedding, best first (ties keep vocabulary order). Meaningful for a model
+/// trained with a positive retrieval weight; an unseen user uses the out-of-vocabulary row.
+pub fn retrieve(model: &RankingModel, user_id: &str, top: usize) -> Result<Vec<(String, f32)>> {
+    let user = model
+        .user_embedding
+        .row(model.user_vocabulary.lookup(user_id));
+    let titles: Vec<&str> = model.title_vocabulary.values().iter().collect();
+    let movies = &model.movie_embedding;
+    let scores = (1..movies.rows as u32)
+        .map(|row| movies.row(row).iter().zip(user).map(|(a, b)| a * b).sum())
+        .collect();
+    let mut ranked = crate::model::sort_ranked(&titles, scores);
+    ranked.truncate(top);
+    Ok(ranked)
 }
 
 /// The catalogue TFRS's `FactorizedTopK` ranks against: every movie's embedding (the

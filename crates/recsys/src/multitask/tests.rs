@@ -141,6 +141,11 @@ fn joint_training_learns_to_retrieve_and_evaluate_reports_both_tasks() {
         Some(1.0),
         "5 candidates: always inside"
     );
+    // User "1" (row 1) watched title row 2, "b"; an unseen user still gets an answer.
+    let got = retrieve(&m, "1", 2).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, "b");
+    assert_eq!(retrieve(&m, "nobody", 10).unwrap().len(), 5);
 }
 
 #[test]
