@@ -189,7 +189,7 @@ fn exp_nonpositive(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5; // Cephes: 5.0000001e-1, which is 0.5 in f32
     let e = p * r * r + r + 1.0;
     // `t`'s low bits hold `n` (its unit in the last place is 1), so `2ⁿ`'s bits come from
     // integer arithmetic on them; `n as i32` would saturate element by element instead.
