@@ -14,7 +14,7 @@ use recsys_export::{ExportOptions, Format, Inputs, Precision};
 use recsys_serve::{Limits, ModelSpec};
 
 mod preset;
-pub use preset::{MfArgs, PresetArg};
+pub use preset::{MfArgs, MultitaskArgs, PresetArg};
 
 /// recsys: train, evaluate and rank with recommender models — TensorFlow Recommenders' ranking
 /// tutorial, in Rust.
@@ -119,7 +119,11 @@ impl OptimizerArg {
 impl RecipeArgs {
     /// The library's model shape: the flags over the tutorial's.
     pub fn model(&self) -> RankingModelConfig {
-        let d = RankingModelConfig::default();
+        self.model_over(RankingModelConfig::default())
+    }
+
+    /// The library's model shape: the flags over `d` (a preset's).
+    pub fn model_over(&self, d: RankingModelConfig) -> RankingModelConfig {
         RankingModelConfig {
             embedding_dim: self.embedding_dim.unwrap_or(d.embedding_dim),
             hidden_layers: self.layers.clone().unwrap_or(d.hidden_layers),
@@ -204,7 +208,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub init_weights: Option<PathBuf>,
     /// The recipe to start from: tutorial (the TFRS ranking model, today's default), mf-sgd
-    /// (biased MF by SGD) or best (Bayesian biased MF by Gibbs sampling, the most accurate).
+    /// (biased MF by SGD), best (Bayesian biased MF by Gibbs sampling, the most accurate) or
+    /// multitask (TFRS's multitask tutorial: rating and retrieval, top-K accuracy reported).
     /// Flags given explicitly override the preset's values.
     #[arg(long, value_enum, default_value_t = PresetArg::Tutorial)]
     pub preset: PresetArg,
@@ -212,6 +217,8 @@ pub struct TrainArgs {
     pub recipe: RecipeArgs,
     #[command(flatten)]
     pub mf: MfArgs,
+    #[command(flatten)]
+    pub multitask: MultitaskArgs,
     /// Where to save the trained model.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

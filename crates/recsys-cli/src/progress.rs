@@ -44,8 +44,11 @@ impl TrainObserver for Progress {
                 v.root_mean_squared_error
             )
         });
+        let retrieval = r
+            .retrieval_loss
+            .map_or(String::new(), |l| format!(" - retrieval_loss: {l:.4}"));
         eprintln!(
-            "Epoch {epoch}: {:.3}s - root_mean_squared_error: {:.4} - loss: {:.4} - regularization_loss: {:.4} - total_loss: {:.4}{val}",
+            "Epoch {epoch}: {:.3}s - root_mean_squared_error: {:.4} - loss: {:.4} - regularization_loss: {:.4} - total_loss: {:.4}{retrieval}{val}",
             r.seconds, m.root_mean_squared_error, m.loss, m.regularization_loss, m.total_loss
         );
     }

@@ -9,7 +9,8 @@
 //!   [`BiasedDot`] (biased matrix factorization) and the [`L2`] penalty;
 //! - [`gibbs`]: the normal, gamma and Wishart draws and the small Cholesky algebra of Bayesian
 //!   matrix factorization's Gibbs sampler;
-//! - [`losses`] and [`metrics`], combined into [`tasks`] (a task is a loss plus metrics);
+//! - [`losses`] and [`metrics`], combined into [`tasks`] (a task is a loss plus metrics): the
+//!   ranking task's MSE and RMSE, the retrieval task's in-batch softmax and [`FactorizedTopK`];
 //! - [`optim`]: Keras-exact [`Adagrad`], [`Adam`] and [`Sgd`];
 //! - [`matmul`]: the single call into the GEMM crate; [`init`]: seeded Keras initialisers.
 //!
@@ -38,6 +39,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod error;
 pub mod gibbs;
 pub mod gradcheck;
 pub mod init;
@@ -50,12 +52,13 @@ pub mod parallel;
 pub mod simd;
 pub mod tasks;
 
+pub use error::EngineError;
 pub use init::InitRng;
 pub use layers::{
     Activation, BiasedDot, BiasedDotGrads, Dense, DenseGrads, DistinctIds, Embedding, L2,
     LookupProjection, Projected, SparseGrad, TiledStep, Which, forward_tiled,
 };
-pub use losses::MeanSquaredError;
-pub use metrics::RootMeanSquaredError;
+pub use losses::{InBatchSoftmax, MeanSquaredError, Towers};
+pub use metrics::{FactorizedTopK, RootMeanSquaredError};
 pub use optim::{Adagrad, Adam, Optimizer, Sgd, Slots};
-pub use tasks::{RankingMetrics, RankingTask};
+pub use tasks::{RankingMetrics, RankingTask, RetrievalMetrics, RetrievalTask};

@@ -1,4 +1,10 @@
 //! Losses: a scalar to minimise and its gradient with respect to the predictions.
+//!
+//! [`MeanSquaredError`] (ranking) is here; [`InBatchSoftmax`] (retrieval) is in `softmax`.
+
+mod softmax;
+
+pub use softmax::{InBatchSoftmax, Towers};
 
 /// Mean squared error over a batch (Keras `MeanSquaredError`, the ranking tutorial's loss):
 /// `mean((p − y)²)`, whose gradient is `2(p − y) / n`.

@@ -70,6 +70,7 @@ fn the_tutorial_model_on_movielens_scores_within_1e_6_absolute() {
         model: RankingModelConfig::default(),
         train: TrainConfig::default(),
         init_weights: None,
+        multitask: None,
         out: out.path().join("model"),
     };
     train_and_save(&job, &mut Quiet).unwrap();

@@ -122,6 +122,20 @@ pub struct TrainingRecord {
     /// the two share).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe: Option<crate::mf::MfRecipe>,
+    /// For a ranking model trained as a multitask model: the loss weights and the retrieval
+    /// task's test metrics. Optional and informational (readers that predate it ignore it), so
+    /// it needs no new format version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multitask: Option<MultitaskRecord>,
+}
+
+/// How a multitask model was trained and how well it retrieves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultitaskRecord {
+    /// The two losses' weights.
+    pub weights: crate::multitask::MultitaskWeights,
+    /// Top-K accuracy on the test set, if evaluated.
+    pub test_retrieval: Option<crate::multitask::RetrievalReport>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -9,6 +9,9 @@ pub enum Error {
     /// Reading or locating data failed (the message names the file and line).
     #[error(transparent)]
     Data(#[from] recsys_data::DataError),
+    /// The engine rejected an input's shape or a setting (a candidate catalogue, a batch).
+    #[error(transparent)]
+    Engine(#[from] recsys_engine::EngineError),
     /// A hyperparameter is outside its allowed range.
     #[error("invalid {field}: {allowed}, got {value}")]
     Config {

@@ -3,7 +3,8 @@
 //! The crate follows the data's path:
 //! [`data`] (MovieLens, interaction files, splits, vocabularies) →
 //! [`model`] (the ranking model: embeddings + dense layers) →
-//! [`train`] (`fit`, `evaluate`, Keras-named metrics) →
+//! [`train`] (`fit`, `evaluate`, Keras-named metrics; [`multitask`] trains the same model for
+//! rating and retrieval at once) →
 //! [`artifact`] (a self-contained, checksummed model directory) →
 //! [`workflow`] (whole jobs: train-and-save, evaluate a saved model) and
 //! [`tutorial`] (all of it in the tutorial's order).
@@ -38,6 +39,7 @@ pub mod artifact;
 mod error;
 pub mod mf;
 pub mod model;
+pub mod multitask;
 pub mod preset;
 pub mod scorer;
 pub mod train;

@@ -170,6 +170,7 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<Tu
         epochs: history.epochs.clone(),
         test: Some(test),
         recipe: None,
+        multitask: None,
     };
     artifact::save(&model, Some(&record), &config.out)?;
 

@@ -10,8 +10,9 @@ use recsys_data::{
 };
 use serde::Serialize;
 
-use crate::artifact::{self, DataSource, TrainingRecord};
+use crate::artifact::{self, DataSource, MultitaskRecord, TrainingRecord};
 use crate::model::{RankingModel, RankingModelConfig};
+use crate::multitask::{self, MultitaskWeights, RetrievalReport};
 use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig, TrainObserver};
 use crate::{Error, Result, weights};
 
@@ -213,6 +214,9 @@ pub struct TrainJob {
     pub train: TrainConfig,
     /// Start from these weights (safetensors, parity-fixture names) instead of the seed.
     pub init_weights: Option<PathBuf>,
+    /// Train for rating and retrieval at once with these loss weights (TFRS's multitask
+    /// tutorial) instead of rating alone; the model saved is the same ranking model.
+    pub multitask: Option<MultitaskWeights>,
     /// Save the trained model here.
     pub out: PathBuf,
 }
@@ -224,6 +228,10 @@ pub struct TrainOutcome {
     pub epochs: Vec<EpochReport>,
     /// Test metrics, when there was a test set.
     pub test: Option<Metrics>,
+    /// A multitask model's retrieval metrics on the test set (top-K accuracy over the
+    /// catalogue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrieval: Option<RetrievalReport>,
     /// Where the model was saved.
     pub model_dir: PathBuf,
     /// Training examples.
@@ -259,6 +267,7 @@ pub struct Timings {
 pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<TrainOutcome> {
     let config = job.train.clone().check()?;
     job.model.check()?;
+    let weights = job.multitask.map(MultitaskWeights::check).transpose()?;
     let clock = Instant::now();
     let data = job.data.load(config.get().seed, observer)?;
     let load_seconds = clock.elapsed().as_secs_f64();
@@ -274,15 +283,14 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
     let init_seconds = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
-    let history = train::fit_owned(&mut model, data.train, &config, observer)?;
+    let history = match &weights {
+        Some(w) => multitask::fit(&mut model, data.train, &config, w, observer)?,
+        None => train::fit_owned(&mut model, data.train, &config, observer)?,
+    };
     let fit_seconds = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
-    let test = if data.test.is_empty() {
-        None
-    } else {
-        Some(train::evaluate(&model, &data.test, 4096)?)
-    };
+    let (test, retrieval) = evaluate_job(&model, &data.test, weights.is_some())?;
     let evaluate_seconds = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
@@ -293,6 +301,10 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
         epochs: history.epochs.clone(),
         test,
         recipe: None,
+        multitask: weights.map(|w| MultitaskRecord {
+            weights: w.get(),
+            test_retrieval: retrieval.clone(),
+        }),
     };
     artifact::save(&model, Some(&record), &job.out)?;
     let timings = Timings {
@@ -305,6 +317,7 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
     Ok(TrainOutcome {
         epochs: history.epochs,
         test,
+        retrieval,
         model_dir: job.out.clone(),
         train_examples,
         test_examples,
@@ -312,6 +325,23 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
         titles,
         parameters: model.num_parameters(),
         timings,
+    })
+}
+
+/// The test metrics of a trained ranking model, with the retrieval task's when it was trained
+/// as a multitask model; `None` without a test set.
+fn evaluate_job(
+    model: &RankingModel,
+    test: &Examples,
+    multitask: bool,
+) -> Result<(Option<Metrics>, Option<RetrievalReport>)> {
+    Ok(match (test.is_empty(), multitask) {
+        (true, _) => (None, None),
+        (false, false) => (Some(train::evaluate(model, test, 4096)?), None),
+        (false, true) => {
+            let m = multitask::evaluate(model, test, 4096)?;
+            (Some(m.rating), Some(m.retrieval))
+        }
     })
 }
 

@@ -29,6 +29,7 @@ fn five_seeds_land_in_the_tfrs_band() {
                 ..TrainConfig::default()
             },
             init_weights: None,
+            multitask: None,
             out: out.path().join(format!("seed{seed}")),
         };
         let outcome = train_and_save(&job, &mut Quiet).unwrap();

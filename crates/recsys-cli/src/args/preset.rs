@@ -16,6 +16,19 @@ pub enum PresetArg {
     MfSgd,
     /// Bayesian biased matrix factorization by Gibbs sampling: the most accurate.
     Best,
+    /// TFRS's multitask tutorial: the ranking model trained for rating and retrieval at once.
+    Multitask,
+}
+
+/// Multitask settings (preset multitask). Unset flags take the preset's values.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MultitaskArgs {
+    /// multitask: weight of the rating task's MSE in the total loss, ≥ 0 [1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub rating_weight: Option<f32>,
+    /// multitask: weight of the retrieval task's in-batch softmax loss, ≥ 0 [1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub retrieval_weight: Option<f32>,
 }
 
 /// Biased-MF settings (presets mf-sgd and best). Unset flags take the preset's values.
@@ -60,6 +73,7 @@ impl From<PresetArg> for Preset {
             PresetArg::Tutorial => Preset::Tutorial,
             PresetArg::MfSgd => Preset::MfSgd,
             PresetArg::Best => Preset::Best,
+            PresetArg::Multitask => Preset::Multitask,
         }
     }
 }
@@ -101,9 +115,20 @@ impl TrainArgs {
             ("samples", m.samples.is_some()),
             ("noise-precision", m.noise_precision.is_some()),
         ];
+        let weight_flags = [
+            ("rating-weight", self.multitask.rating_weight.is_some()),
+            (
+                "retrieval-weight",
+                self.multitask.retrieval_weight.is_some(),
+            ),
+        ];
         let mut recipe = Preset::from(self.preset).recipe();
         match &mut recipe {
-            Recipe::Ranking { model, train } => {
+            Recipe::Ranking {
+                model,
+                train,
+                multitask,
+            } => {
                 let mf_flags = [
                     ("factors", m.factors.is_some()),
                     ("validation-fraction", m.validation_fraction.is_some()),
@@ -114,12 +139,21 @@ impl TrainArgs {
                     &[&mf_flags[..], &sgd_only[4..], &bpmf_only].concat(),
                     hint,
                 )?;
-                *model = r.model();
+                *model = r.model_over(model.clone());
                 *train = r.train();
+                match multitask {
+                    Some(w) => {
+                        let t = &self.multitask;
+                        w.rating_weight = t.rating_weight.unwrap_or(w.rating_weight);
+                        w.retrieval_weight = t.retrieval_weight.unwrap_or(w.retrieval_weight);
+                    }
+                    None => refuse(name, &weight_flags, "use --preset multitask")?,
+                }
             }
             Recipe::Mf(mf) => {
                 let hint = "it trains a biased MF (see --help)";
                 refuse(name, &ranking_only, hint)?;
+                refuse(name, &weight_flags, "use --preset multitask")?;
                 mf.validation_fraction = m.validation_fraction.unwrap_or(mf.validation_fraction);
                 match &mut mf.trainer {
                     MfTrainer::Bpmf(c) => {
@@ -225,12 +259,57 @@ mod tests {
     }
 
     #[test]
+    fn multitask_takes_the_tutorials_layers_and_its_weights_and_flags_win() {
+        let Recipe::Ranking {
+            model, multitask, ..
+        } = recipe(&["--preset", "multitask"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(model.hidden_layers, vec![256, 128]);
+        let w = multitask.unwrap();
+        assert_eq!((w.rating_weight, w.retrieval_weight), (1.0, 1.0));
+        let Recipe::Ranking {
+            model,
+            train,
+            multitask,
+        } = recipe(&[
+            "--preset",
+            "multitask",
+            "--retrieval-weight",
+            "0",
+            "--layers",
+            "64",
+            "--seed",
+            "3",
+        ])
+        .unwrap()
+        else {
+            panic!()
+        };
+        let w = multitask.unwrap();
+        assert_eq!((w.rating_weight, w.retrieval_weight), (1.0, 0.0));
+        assert_eq!((model.hidden_layers, train.seed), (vec![64], 3));
+        // A negative weight reaches the library's range check.
+        let Recipe::Ranking { multitask, .. } =
+            recipe(&["--preset", "multitask", "--rating-weight", "-1"]).unwrap()
+        else {
+            panic!()
+        };
+        assert!(multitask.unwrap().check().is_err());
+    }
+
+    #[test]
     fn flags_of_another_recipe_and_unknown_presets_are_errors_naming_the_flag() {
         let err = |args: &[&str]| recipe(args).unwrap_err().to_string();
         assert!(err(&["--preset", "best", "--layers", "8"]).contains("--layers"));
         assert!(err(&["--preset", "best", "--epochs", "8"]).contains("--epochs"));
         assert!(err(&["--preset", "mf-sgd", "--samples", "8"]).contains("--samples"));
         assert!(err(&["--factors", "8"]).contains("--factors"));
+        assert!(err(&["--rating-weight", "1"]).contains("--rating-weight"));
+        assert!(
+            err(&["--preset", "best", "--retrieval-weight", "1"]).contains("--retrieval-weight")
+        );
         let unknown = err(&["--preset", "fastest"]);
         assert!(
             unknown.contains("--preset") && unknown.contains("best"),

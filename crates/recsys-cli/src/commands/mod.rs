@@ -39,3 +39,18 @@ fn metrics_line(m: &recsys::train::Metrics) -> String {
         m.root_mean_squared_error, m.loss, m.regularization_loss, m.total_loss
     )
 }
+
+/// TFRS's names for top-K accuracies: `factorized_top_k/top_1_categorical_accuracy: 0.0012 - …`.
+fn top_k_line(r: &recsys::multitask::RetrievalReport) -> String {
+    let parts: Vec<String> = r
+        .factorized_top_k
+        .iter()
+        .map(|t| {
+            format!(
+                "factorized_top_k/top_{}_categorical_accuracy: {:.4}",
+                t.k, t.accuracy
+            )
+        })
+        .collect();
+    parts.join(" - ")
+}

@@ -3,18 +3,23 @@
 use recsys::preset::Recipe;
 use recsys::workflow::{self, MfTrainJob, TrainJob};
 
-use super::{metrics_line, print_json};
+use super::{metrics_line, print_json, top_k_line};
 use crate::args::TrainArgs;
 use crate::progress::Progress;
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let outcome = match args.recipe()? {
-        Recipe::Ranking { model, train } => {
+        Recipe::Ranking {
+            model,
+            train,
+            multitask,
+        } => {
             let job = TrainJob {
                 data: args.data_spec(),
                 model,
                 train,
                 init_weights: args.init_weights.clone(),
+                multitask,
                 out: args.out.clone(),
             };
             workflow::train_and_save(&job, &mut Progress::default())?
@@ -36,6 +41,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "Test set ({} examples): {}",
             outcome.test_examples,
             metrics_line(test)
+        );
+    }
+    if let Some(r) = &outcome.retrieval {
+        println!(
+            "Retrieval over {} movies: {} - retrieval_loss: {:.4}",
+            r.candidates,
+            top_k_line(r),
+            r.loss
         );
     }
     println!("Saved to {}", outcome.model_dir.display());

@@ -136,6 +136,24 @@ impl DistinctIds {
     pub fn slots(&self) -> &[u32] {
         &self.slots
     }
+
+    /// Adds each example's gradient, `d[i * stride + offset ..][..dim]`, to its distinct row's
+    /// sum in `sums` (`[rows().len(), dim]`): how per-example gradients become row gradients.
+    pub fn scatter_add(
+        &self,
+        d: &[f32],
+        stride: usize,
+        offset: usize,
+        dim: usize,
+        sums: &mut [f32],
+    ) {
+        for (i, &slot) in self.slots.iter().enumerate() {
+            let src = &d[i * stride + offset..][..dim];
+            for (g, &v) in sums[slot as usize * dim..][..dim].iter_mut().zip(src) {
+                *g += v;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

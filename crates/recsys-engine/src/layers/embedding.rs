@@ -74,15 +74,15 @@ impl SparseGrad {
         self.ids.index(ids);
         self.values.clear();
         self.values.resize(self.ids.rows().len() * dim, 0.0);
-        for (i, &slot) in self.ids.slots().iter().enumerate() {
-            let src = &d[i * stride + offset..][..dim];
-            for (g, &v) in self.values[slot as usize * dim..][..dim]
-                .iter_mut()
-                .zip(src)
-            {
-                *g += v;
-            }
-        }
+        self.ids
+            .scatter_add(d, stride, offset, dim, &mut self.values);
+    }
+
+    /// Adds a second gradient of the same batch of lookups (another task's, in a multitask
+    /// model), laid out as in [`accumulate`](Self::accumulate), to the row sums.
+    pub fn add(&mut self, d: &[f32], stride: usize, offset: usize) {
+        self.ids
+            .scatter_add(d, stride, offset, self.dim, &mut self.values);
     }
 
     /// The distinct rows touched, in first-seen order.
@@ -128,6 +128,9 @@ mod tests {
         g.accumulate(&[1], &d, 2, 0);
         assert_eq!(g.rows(), &[1]);
         assert_eq!(g.values(), &[1.0, 2.0]);
+        // A second task's gradient of the same lookups adds to the same rows.
+        g.add(&[0.5, 0.25], 2, 0);
+        assert_eq!(g.values(), &[1.5, 2.25]);
     }
 
     #[test]

@@ -159,6 +159,15 @@ impl LookupProjection {
     pub fn dim(&self) -> usize {
         self.dim
     }
+
+    /// Adds a second, per-example gradient of the last batch's lookups (another task's, in a
+    /// multitask model; `d[i * stride + offset ..][..dim]` for example `i`) to
+    /// [`row_grads`](Self::row_grads), after the backward pass has written them.
+    pub fn add_row_grads(&mut self, d: &[f32], stride: usize, offset: usize) {
+        let n = self.ids.rows().len() * self.dim;
+        self.ids
+            .scatter_add(d, stride, offset, self.dim, &mut self.d_gathered[..n]);
+    }
 }
 
 impl Dense {
@@ -425,5 +434,11 @@ mod tests {
         close(parts[0].row_grads(), ug.values(), "user rows");
         assert_eq!(parts[1].rows(), ig.rows());
         close(parts[1].row_grads(), ig.values(), "item rows");
+
+        // A second task's per-example gradient adds to the same rows on both paths.
+        let extra = test_values(batch * d_item, 0.6);
+        parts[1].add_row_grads(&extra, d_item, 0);
+        ig.add(&extra, d_item, 0);
+        close(parts[1].row_grads(), ig.values(), "item rows, two tasks");
     }
 }

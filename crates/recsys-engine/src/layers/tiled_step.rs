@@ -69,7 +69,8 @@ impl TiledStep {
     /// Forward and backward over one batch whose lookups `parts` were projected by
     /// [`Dense::project_lookups`]: writes the predictions (the last layer has one unit), every
     /// layer's gradients into `grads` (first layer first, overwriting) and the embedding rows'
-    /// gradients into `parts`, for the MSE loss of `labels`.
+    /// gradients into `parts`, for the MSE loss of `labels` times `weight` (`loss`: 1 for a
+    /// model trained on ratings alone, a multitask model's rating weight otherwise).
     ///
     /// # Panics
     /// If the last layer is not one unit wide, or the buffers do not fit the batch or tower.
@@ -80,7 +81,7 @@ impl TiledStep {
         parts: &mut [LookupProjection],
         later: &[Dense],
         labels: &[f32],
-        loss: MeanSquaredError,
+        loss: (MeanSquaredError, f32),
         predictions: &mut [f32],
         grads: &mut [DenseGrads],
     ) {
@@ -144,7 +145,8 @@ struct Tower<'a> {
     first: FirstLayer<'a>,
     later: &'a [Dense],
     transposed: &'a [Vec<f32>],
-    loss: MeanSquaredError,
+    /// The loss and its weight.
+    loss: (MeanSquaredError, f32),
     labels: &'a [f32],
 }
 
@@ -169,7 +171,11 @@ impl Tower<'_> {
         let last = &acts[self.later.len()][..n];
         out.copy_from_slice(last);
         for ((d, &p), &y) in d.iter_mut().zip(last).zip(&self.labels[rows]) {
-            *d = self.loss.gradient(p, y, batch);
+            let (mse, weight) = self.loss;
+            *d = mse.gradient(p, y, batch);
+            if weight != 1.0 {
+                *d *= weight;
+            }
         }
         for (l, layer) in self.later.iter().enumerate().rev() {
             let (x, z) = (&acts[l], &acts[l + 1]);

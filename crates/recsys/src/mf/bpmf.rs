@@ -235,6 +235,7 @@ pub fn fit_bpmf(
             metrics,
             seconds: start.elapsed().as_secs_f64(),
             validation: validation_metrics,
+            retrieval_loss: None,
         };
         observer.epoch_end(sweep + 1, &report);
     }

@@ -176,6 +176,7 @@ pub fn fit_sgd(
             metrics,
             seconds: start.elapsed().as_secs_f64(),
             validation: val,
+            retrieval_loss: None,
         };
         observer.epoch_end(epoch, &report);
         let Some(val) = val else { continue };

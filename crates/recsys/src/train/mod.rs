@@ -15,8 +15,7 @@ use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
 pub use config::{FirstLayer, OptimizerKind, TrainConfig, ValidTrainConfig};
-pub(crate) use step::Predictor;
-use step::Step;
+pub(crate) use step::{Predictor, Step};
 
 use crate::model::RankingModel;
 use crate::{Error, Result};
@@ -60,12 +59,30 @@ impl Examples {
         self.ratings.is_empty()
     }
 
+    /// The examples in consecutive batches of `size` (the last one ragged): users, titles,
+    /// ratings.
+    pub fn batches(&self, size: usize) -> impl Iterator<Item = (&[u32], &[u32], &[f32])> {
+        let size = size.max(1);
+        let (u, t, y) = (&self.users, &self.titles, &self.ratings);
+        u.chunks(size)
+            .zip(t.chunks(size))
+            .zip(y.chunks(size))
+            .map(|((u, t), y)| (u, t, y))
+    }
+
     /// The examples in a new order (`order[i]` is the source of position `i`).
     pub(crate) fn permuted(&self, order: &[usize]) -> Self {
         Examples {
             users: order.iter().map(|&i| self.users[i]).collect(),
             titles: order.iter().map(|&i| self.titles[i]).collect(),
             ratings: order.iter().map(|&i| self.ratings[i]).collect(),
+        }
+    }
+
+    /// Shuffles the examples in place when `config` says so, with its seed's shuffle stream.
+    pub(crate) fn shuffle_if(&mut self, config: &TrainConfig) {
+        if config.shuffle {
+            self.shuffle(shuffle_seed(config.seed));
         }
     }
 
@@ -110,6 +127,10 @@ pub struct EpochReport {
     /// Metrics on the validation split, when training holds one out (Keras's `val_` metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<Metrics>,
+    /// A multitask model's retrieval loss: the epoch's mean batch loss (in-batch softmax,
+    /// summed over each batch's queries, unweighted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_loss: Option<f64>,
 }
 
 /// Keras-named ranking metrics, as `fit`'s history and `evaluate` report them.
@@ -170,9 +191,7 @@ pub fn fit_owned(
     config: &ValidTrainConfig,
     observer: &mut dyn TrainObserver,
 ) -> Result<History> {
-    if config.get().shuffle {
-        train.shuffle(shuffle_seed(config.get().seed));
-    }
+    train.shuffle_if(config.get());
     fit_in_order(model, &train, config, observer)
 }
 
@@ -183,39 +202,98 @@ fn fit_in_order(
     config: &ValidTrainConfig,
     observer: &mut dyn TrainObserver,
 ) -> Result<History> {
+    let cfg = config.get();
+    let make =
+        |model: &RankingModel, batch| Step::new(model, batch, config.optimizer(), cfg.first_layer);
+    fit_steps(model, data, cfg, make, observer)
+}
+
+/// One kind of training step over the ranking model's tables: the ranking model's own, or a
+/// multitask model's (which adds the retrieval task).
+pub(crate) trait Stepper {
+    /// Forward and backward over one batch; returns the batch's total loss.
+    fn gradients(
+        &mut self,
+        model: &RankingModel,
+        users: &[u32],
+        titles: &[u32],
+        y: &[f32],
+    ) -> Result<f32>;
+    /// Applies the last batch's gradients.
+    fn apply(&mut self, model: &mut RankingModel);
+    /// Forgets the metrics of the previous epoch.
+    fn reset(&mut self);
+    /// The epoch's metrics so far, as an [`EpochReport`] of `seconds`.
+    fn report(&self, epoch: usize, seconds: f64) -> EpochReport;
+}
+
+impl Stepper for Step {
+    fn gradients(
+        &mut self,
+        model: &RankingModel,
+        users: &[u32],
+        titles: &[u32],
+        y: &[f32],
+    ) -> Result<f32> {
+        Ok(Step::gradients(self, model, users, titles, y))
+    }
+    fn apply(&mut self, model: &mut RankingModel) {
+        Step::apply(self, model)
+    }
+    fn reset(&mut self) {
+        self.task.reset()
+    }
+    fn report(&self, epoch: usize, seconds: f64) -> EpochReport {
+        EpochReport {
+            epoch,
+            metrics: self.task.metrics().into(),
+            seconds,
+            validation: None,
+            retrieval_loss: None,
+        }
+    }
+}
+
+/// Trains on `data` in the order given with the steps `make(model, batch)` builds, on a
+/// thread pool of its own.
+pub(crate) fn fit_steps<S: Stepper + Send>(
+    model: &mut RankingModel,
+    data: &Examples,
+    cfg: &TrainConfig,
+    make: impl FnOnce(&RankingModel, usize) -> S,
+    observer: &mut dyn TrainObserver,
+) -> Result<History> {
     if data.is_empty() {
         return Err(Error::InvalidInput("no training examples".into()));
     }
-    let cfg = config.get();
     let batch = cfg.batch_size.min(data.len());
-    let steps = data.len().div_ceil(batch);
-    let mut step = Step::new(model, batch, config.optimizer(), cfg.first_layer);
+    let mut step = make(model, batch);
     // The loop runs on a worker of a pool of its own, so the elementwise work it splits across
     // cores (`rayon::join`) stays on the workers' stacks and allocates nothing per step.
     let pool = rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("recsys-train-{i}"))
         .build()
         .map_err(|e| Error::InvalidInput(format!("cannot start training threads: {e}")))?;
-    pool.install(|| run_epochs(model, data, cfg, batch, steps, &mut step, observer))
+    pool.install(|| run_epochs(model, data, cfg.epochs, batch, &mut step, observer))
 }
 
 /// The epochs of [`fit`], on the training pool.
 fn run_epochs(
     model: &mut RankingModel,
     data: &Examples,
-    cfg: &TrainConfig,
+    epochs: usize,
     batch: usize,
-    steps: usize,
-    step: &mut Step,
+    step: &mut (impl Stepper + Send),
     observer: &mut dyn TrainObserver,
 ) -> Result<History> {
+    let steps = data.len().div_ceil(batch);
     let mut history = History {
-        epochs: Vec::with_capacity(cfg.epochs),
+        epochs: Vec::with_capacity(epochs),
     };
-    for epoch in 1..=cfg.epochs {
-        observer.epoch_begin(epoch, cfg.epochs, steps);
+    for epoch in 1..=epochs {
+        observer.epoch_begin(epoch, epochs, steps);
         let start = Instant::now();
-        step.task.reset();
+        step.reset();
         for s in 0..steps {
             let r = s * batch..((s + 1) * batch).min(data.len());
             let loss = step.gradients(
@@ -223,7 +301,7 @@ fn run_epochs(
                 &data.users[r.clone()],
                 &data.titles[r.clone()],
                 &data.ratings[r],
-            );
+            )?;
             if !loss.is_finite() {
                 return Err(Error::Diverged {
                     epoch,
@@ -234,12 +312,7 @@ fn run_epochs(
             step.apply(model);
             observer.step_end(s + 1, loss);
         }
-        let report = EpochReport {
-            epoch,
-            metrics: step.task.metrics().into(),
-            seconds: start.elapsed().as_secs_f64(),
-            validation: None,
-        };
+        let report = step.report(epoch, start.elapsed().as_secs_f64());
         observer.epoch_end(epoch, &report);
         history.epochs.push(report);
     }
@@ -260,16 +333,11 @@ pub fn evaluate(model: &RankingModel, test: &Examples, batch_size: usize) -> Res
     let batch = batch_size.clamp(1, test.len());
     let mut fwd = Predictor::new(model, batch, test.len());
     let mut task = recsys_engine::RankingTask::default();
-    for ((u, t), y) in test
-        .users
-        .chunks(batch)
-        .zip(test.titles.chunks(batch))
-        .zip(test.ratings.chunks(batch))
-    {
+    for (u, t, y) in test.batches(batch) {
         task.observe(fwd.run(model, u, t), y);
     }
     Ok(task.metrics().into())
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

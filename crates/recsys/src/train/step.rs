@@ -183,6 +183,8 @@ pub(crate) struct Step {
     /// Updates applied so far.
     iterations: u64,
     pub(crate) task: RankingTask,
+    /// The rating loss's weight in the total loss (1 alone; a multitask model sets its own).
+    pub(crate) loss_weight: f32,
 }
 
 impl Step {
@@ -235,6 +237,7 @@ impl Step {
             movie_slots: optimizer.slots(model.movie_embedding.table.len()),
             iterations: 0,
             task: RankingTask::default(),
+            loss_weight: 1.0,
         }
     }
 
@@ -256,6 +259,7 @@ impl Step {
                 labels,
                 &mut self.grads,
                 &mut self.task,
+                self.loss_weight,
             ),
             Path::Tiled {
                 parts,
@@ -272,13 +276,30 @@ impl Step {
                     &mut parts[..],
                     later,
                     labels,
-                    loss,
+                    (loss, self.loss_weight),
                     predictions,
                     &mut self.grads,
                 );
                 let predictions = &predictions[..batch];
                 self.task.observe(predictions, labels);
                 loss.loss(predictions, labels)
+            }
+        }
+    }
+
+    /// Adds another task's per-example gradients of the last batch's user and movie embeddings
+    /// (`[batch, dim]` each) to the embedding gradients [`gradients`](Self::gradients) wrote,
+    /// so the optimizer sees the gradient of the summed loss, as TensorFlow's would.
+    pub(crate) fn add_embedding_grads(&mut self, d_users: &[f32], d_movies: &[f32], dim: usize) {
+        match &mut self.path {
+            Path::PerExample(p) => {
+                p.user.add(d_users, dim, 0);
+                p.movie.add(d_movies, dim, 0);
+            }
+            Path::Tiled { parts, .. } => {
+                let [u, m] = &mut **parts;
+                u.add_row_grads(d_users, dim, 0);
+                m.add_row_grads(d_movies, dim, 0);
             }
         }
     }
@@ -341,11 +362,16 @@ impl PerExample {
         labels: &[f32],
         grads: &mut [DenseGrads],
         task: &mut RankingTask,
+        loss_weight: f32,
     ) -> f32 {
         let batch = users.len();
         let last = model.dense.len() - 1;
         let predictions = self.fwd.run(model, users, titles);
-        let loss = task.compute(predictions, labels, &mut self.d_acts[last][..batch]);
+        let d_predictions = &mut self.d_acts[last][..batch];
+        let loss = task.compute(predictions, labels, d_predictions);
+        if loss_weight != 1.0 {
+            d_predictions.iter_mut().for_each(|d| *d *= loss_weight);
+        }
         for i in (0..model.dense.len()).rev() {
             let (d_before, d_rest) = self.d_acts.split_at_mut(i);
             let (x, d_x) = match i {

@@ -4,7 +4,7 @@ use super::step::Forward;
 use super::*;
 use crate::model::RankingModelConfig;
 
-fn tiny(seed: u64) -> RankingModel {
+pub(crate) fn tiny(seed: u64) -> RankingModel {
     let users = Vocabulary::from_values(["1", "2", "3", "4"]);
     let titles = Vocabulary::from_values(["a", "b", "c", "d", "e"]);
     let config = RankingModelConfig {
@@ -25,7 +25,7 @@ fn tiny(seed: u64) -> RankingModel {
 }
 
 /// A batch with a repeated user and title, and an out-of-vocabulary row.
-fn batch() -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+pub(crate) fn batch() -> (Vec<u32>, Vec<u32>, Vec<f32>) {
     (
         vec![1, 2, 1, 0, 4],
         vec![3, 3, 5, 1, 0],
@@ -34,7 +34,7 @@ fn batch() -> (Vec<u32>, Vec<u32>, Vec<f32>) {
 }
 
 /// The batch loss computed the textbook way, as the finite differences' reference.
-fn loss_of(m: &RankingModel) -> f64 {
+pub(crate) fn loss_of(m: &RankingModel) -> f64 {
     let (u, t, y) = batch();
     let mut f = Forward::new(m, u.len());
     let p = f.run(m, &u, &t);
@@ -45,7 +45,7 @@ fn loss_of(m: &RankingModel) -> f64 {
         / y.len() as f64
 }
 
-const BOTH_PATHS: [FirstLayer; 2] = [FirstLayer::PerExample, FirstLayer::PerDistinctId];
+pub(crate) const BOTH_PATHS: [FirstLayer; 2] = [FirstLayer::PerExample, FirstLayer::PerDistinctId];
 
 fn frozen() -> recsys_engine::Optimizer {
     recsys_engine::Optimizer::Sgd(recsys_engine::Sgd { learning_rate: 0.0 })
@@ -181,7 +181,7 @@ fn both_first_layer_paths_train_to_the_same_weights() {
     }
 }
 
-fn synthetic(n: usize) -> Examples {
+pub(crate) fn synthetic(n: usize) -> Examples {
     // Ratings from a hidden rule a model can learn: user parity plus title size.
     let users: Vec<u32> = (0..n).map(|i| (i * 7 % 4) as u32 + 1).collect();
     let titles: Vec<u32> = (0..n).map(|i| (i * 3 % 5) as u32 + 1).collect();

@@ -128,6 +128,7 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
         epochs: epochs.clone(),
         test: test_metrics,
         recipe: Some(recipe.clone()),
+        multitask: None,
     };
     artifact::save_mf(&model, Some(&record), &job.out)?;
     let timings = Timings {
@@ -140,6 +141,7 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
     Ok(TrainOutcome {
         epochs,
         test: test_metrics,
+        retrieval: None,
         model_dir: job.out.clone(),
         train_examples: all.len(),
         test_examples: test.len(),
