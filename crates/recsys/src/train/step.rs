@@ -258,8 +258,7 @@ impl Step {
                 titles,
                 labels,
                 &mut self.grads,
-                &mut self.task,
-                self.loss_weight,
+                (&mut self.task, self.loss_weight),
             ),
             Path::Tiled {
                 parts,
@@ -361,8 +360,7 @@ impl PerExample {
         titles: &[u32],
         labels: &[f32],
         grads: &mut [DenseGrads],
-        task: &mut RankingTask,
-        loss_weight: f32,
+        (task, loss_weight): (&mut RankingTask, f32),
     ) -> f32 {
         let batch = users.len();
         let last = model.dense.len() - 1;
