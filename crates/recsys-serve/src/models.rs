@@ -221,7 +221,7 @@ fn load(name: &str, dir: &Path, version: u64) -> Result<(LoadedModel, Vec<u8>)> 
             source,
         })
     })?;
-    let saved = artifact::load(dir).map_err(load_error)?;
+    let saved = artifact::load_any(dir).map_err(load_error)?;
     let weights_sha256 = saved
         .manifest
         .files
@@ -229,7 +229,7 @@ fn load(name: &str, dir: &Path, version: u64) -> Result<(LoadedModel, Vec<u8>)> 
         .map(|d| d.sha256.chars().take(12).collect())
         .unwrap_or_default();
     let model = LoadedModel {
-        scorer: Scorer::new(saved.model),
+        scorer: Scorer::from_any(saved.model),
         manifest: saved.manifest,
         version,
         weights_sha256,

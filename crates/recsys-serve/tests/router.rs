@@ -757,3 +757,127 @@ async fn admin_reload_swaps_in_a_new_version_and_keeps_the_old_one_on_failure() 
         .await
         .error(StatusCode::NOT_FOUND);
 }
+
+/// A biased MF (what `--preset best` saves) with non-zero weights, saved to `dir`.
+fn save_mf(dir: &std::path::Path) -> recsys::mf::BiasedMf {
+    use recsys::data::Vocabulary;
+    use recsys::mf::{BiasedMf, BiasedMfConfig};
+    let config = BiasedMfConfig {
+        factors: 4,
+        clip: Some([1.0, 5.0]),
+    };
+    let (users, titles) = (
+        Vocabulary::from_values(common::USERS),
+        Vocabulary::from_values(TITLES),
+    );
+    let mut m = BiasedMf::zeros(config, users, titles).unwrap();
+    m.global_bias = 3.4;
+    let tables = [
+        &mut m.user_factors,
+        &mut m.item_factors,
+        &mut m.user_bias,
+        &mut m.item_bias,
+    ];
+    for (t, table) in tables.into_iter().enumerate() {
+        for (i, v) in table.table.iter_mut().enumerate() {
+            *v = ((i * 7 + t * 3) as f32 * 0.37).sin();
+        }
+    }
+    recsys::artifact::save_mf(&m, None, dir).unwrap();
+    m
+}
+
+#[tokio::test]
+async fn a_biased_mf_model_is_served_by_every_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let mf = save_mf(&dir.path().join("mf"));
+    let models = Models::load(vec![ModelSpec::named("mf", dir.path().join("mf"))]).unwrap();
+    let state = AppState::new(models, Limits::default());
+
+    // Our JSON: candidates best first, unknown titles flagged.
+    let candidates = [TITLES[1], "Not A Movie (2024)", TITLES[5], TITLES[3]];
+    let scores = mf.predict(&["42"; 4], &candidates).unwrap();
+    let r = post_json(
+        &state,
+        "/v1/rank",
+        json!({"user_id": "42", "candidates": candidates}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["model"], "mf");
+    let ranking = v["ranking"].as_array().unwrap();
+    assert_eq!(ranking.len(), 4);
+    for pair in ranking.windows(2) {
+        assert!(pair[0]["score"].as_f64() >= pair[1]["score"].as_f64());
+    }
+    for entry in ranking {
+        let i = candidates
+            .iter()
+            .position(|c| entry["movie_title"] == *c)
+            .unwrap();
+        assert!(close(entry["score"].as_f64().unwrap(), scores[i]));
+        assert_eq!(entry["in_vocabulary"], i != 1);
+    }
+
+    // The whole catalogue, top 3.
+    let r = post_json(
+        &state,
+        "/v1/rank",
+        json!({"user_id": "7", "all": true, "top_k": 3}),
+    )
+    .await;
+    let all = mf.predict(&["7"; TITLES.len()], &TITLES).unwrap();
+    let mut best: Vec<f32> = all.clone();
+    best.sort_by(|a, b| b.total_cmp(a));
+    let got: Vec<f64> = r.json()["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["score"].as_f64().unwrap())
+        .collect();
+    assert_eq!(got.len(), 3);
+    for (g, w) in got.iter().zip(&best) {
+        assert!(close(*g, *w), "{got:?} vs {best:?}");
+    }
+
+    // TF Serving rows and KServe v2: pairs, with an unknown user.
+    let (users, titles) = (["42", "stranger"], [TITLES[0], TITLES[2]]);
+    let want = mf.predict(&users, &titles).unwrap();
+    let instances: Vec<Value> = users
+        .iter()
+        .zip(titles)
+        .map(|(u, t)| json!({"user_id": u, "movie_title": t}))
+        .collect();
+    let r = post_json(
+        &state,
+        "/v1/models/mf:predict",
+        json!({"instances": instances}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    for (g, w) in r.json()["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&want)
+    {
+        assert!(close(g[0].as_f64().unwrap(), *w));
+    }
+    let body = json!({"inputs": [
+        {"name": "user_id", "datatype": "BYTES", "shape": [2], "data": users},
+        {"name": "movie_title", "datatype": "BYTES", "shape": [2], "data": titles}
+    ]});
+    let r = post_json(&state, "/v2/models/mf/infer", body).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["parameters"]["out_of_vocabulary_users"], 1);
+    for (g, w) in v["outputs"][0]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&want)
+    {
+        assert!(close(g.as_f64().unwrap(), *w));
+    }
+}

@@ -129,11 +129,24 @@ impl BiasedMf {
     /// Predictions for `(users[i], titles[i])` rows, clamped to the clip range.
     pub fn predict_rows(&self, users: &[u32], titles: &[u32]) -> Vec<f32> {
         let mut out = vec![0.0; users.len()];
-        self.layer().forward(users, titles, &mut out);
+        self.predict_rows_into(users, titles, &mut out);
+        out
+    }
+
+    /// [`predict_rows`](Self::predict_rows) into `out` (one value per pair), allocating
+    /// nothing: the serving path's form.
+    ///
+    /// # Panics
+    /// If the slices differ in length or a row is outside its table.
+    pub fn predict_rows_into(&self, users: &[u32], titles: &[u32], out: &mut [f32]) {
+        assert!(
+            users.len() == titles.len() && titles.len() == out.len(),
+            "one user row and one output per title row"
+        );
+        self.layer().forward(users, titles, out);
         if let Some([lo, hi]) = self.config.clip {
             out.iter_mut().for_each(|p| *p = p.clamp(lo, hi));
         }
-        out
     }
 
     /// Predicted ratings for `(user_ids[i], movie_titles[i])` pairs; unseen strings use row 0.

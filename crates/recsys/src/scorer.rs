@@ -1,4 +1,8 @@
-//! `Scorer`: the serving path of the ranking model — many candidates for one user, fast.
+//! `Scorer`: the serving path of a saved model — many candidates for one user, fast.
+//!
+//! A biased matrix factorization (`recsys train --preset best` or `mf-sgd`) scores a pair with
+//! one dot product and needs no precomputation ([`Scorer::from_any`]); the rest of this page
+//! is about the ranking model, whose first layer dominates the cost.
 //!
 //! The first dense layer sees `x = concat(u, m)`, so its pre-activation splits in two:
 //! `x · W1 + b1 = (u · W1u + b1) + m · W1m`, where `W1u` and `W1m` are the kernel's first and
@@ -43,15 +47,33 @@ use std::cmp::Ordering;
 use recsys_engine::matmul::{Op, gemm};
 use recsys_engine::{Projected, Which, forward_tiled};
 
+use recsys_data::Vocabulary;
+
+use crate::artifact::AnyModel;
+use crate::mf::BiasedMf;
 use crate::model::{Half, RankingModel};
 
 /// Most floats [`Scorer::new`] spends on precomputed user halves (`users × h1`): 64 MiB.
 pub const USER_HALF_LIMIT: usize = 16 << 20;
 
-/// Scores `(user, title)` pairs with the first layer's item half precomputed (ranking: the
-/// serving form of TFRS's `RankingModel`).
+/// Scores `(user, title)` pairs of rows of a model's vocabularies: for a ranking model with the
+/// first layer's item half precomputed (the serving form of TFRS's `RankingModel`), for a
+/// biased MF directly.
 #[derive(Debug, Clone)]
 pub struct Scorer {
+    kind: Kind,
+}
+
+/// What a [`Scorer`] scores with.
+#[derive(Debug, Clone)]
+enum Kind {
+    Ranking(Tower),
+    BiasedMf(BiasedMf),
+}
+
+/// A ranking model with its first layer's halves precomputed.
+#[derive(Debug, Clone)]
+struct Tower {
     model: RankingModel,
     /// Embedding width `d`.
     dim: usize,
@@ -72,6 +94,8 @@ pub struct Scratch {
     user_half: Vec<f32>,
     /// `[n]` the scores.
     a: Vec<f32>,
+    /// `[n]` the user row repeated (biased MF's pairs).
+    rows: Vec<u32>,
 }
 
 impl Scratch {
@@ -92,43 +116,61 @@ impl Scorer {
 
     /// [`Scorer::new`] with another limit on the precomputed user halves (0: never).
     pub fn with_user_half_limit(model: RankingModel, limit: usize) -> Self {
-        let dim = model.config.embedding_dim;
-        let hidden = model.dense[0].units;
-        let item_half = model.project_half(Half::Title);
-        let user_half =
-            (model.user_embedding.rows * hidden <= limit).then(|| model.project_half(Half::User));
         Scorer {
-            model,
-            dim,
-            hidden,
-            item_half,
-            user_half,
+            kind: Kind::Ranking(Tower::new(model, limit)),
         }
     }
 
-    /// The model it scores with.
-    pub fn model(&self) -> &RankingModel {
-        &self.model
+    /// A scorer for a model of any kind [`load_any`](crate::artifact::load_any) reads.
+    pub fn from_any(model: AnyModel) -> Self {
+        match model {
+            AnyModel::Ranking(model) => Self::new(model),
+            AnyModel::BiasedMf(model) => Scorer {
+                kind: Kind::BiasedMf(model),
+            },
+        }
     }
 
-    /// Gives the model back.
-    pub fn into_model(self) -> RankingModel {
-        self.model
+    /// The ranking model it scores with (`None` for a biased MF).
+    pub fn ranking_model(&self) -> Option<&RankingModel> {
+        match &self.kind {
+            Kind::Ranking(tower) => Some(&tower.model),
+            Kind::BiasedMf(_) => None,
+        }
+    }
+
+    /// The vocabulary that maps raw user ids to rows.
+    pub fn user_vocabulary(&self) -> &Vocabulary {
+        match &self.kind {
+            Kind::Ranking(tower) => &tower.model.user_vocabulary,
+            Kind::BiasedMf(mf) => &mf.user_vocabulary,
+        }
+    }
+
+    /// The vocabulary that maps raw titles to rows.
+    pub fn title_vocabulary(&self) -> &Vocabulary {
+        match &self.kind {
+            Kind::Ranking(tower) => &tower.model.title_vocabulary,
+            Kind::BiasedMf(mf) => &mf.title_vocabulary,
+        }
     }
 
     /// The user embedding row of a raw user id (0 when out of vocabulary).
     pub fn user_row(&self, user_id: &str) -> u32 {
-        self.model.user_vocabulary.lookup(user_id)
+        self.user_vocabulary().lookup(user_id)
     }
 
     /// The movie embedding row of a raw title (0 when out of vocabulary).
     pub fn title_row(&self, movie_title: &str) -> u32 {
-        self.model.title_vocabulary.lookup(movie_title)
+        self.title_vocabulary().lookup(movie_title)
     }
 
     /// Number of title rows, out-of-vocabulary row 0 included (valid rows are `0..num_titles`).
     pub fn num_title_rows(&self) -> usize {
-        self.model.movie_embedding.rows
+        match &self.kind {
+            Kind::Ranking(tower) => tower.model.movie_embedding.rows,
+            Kind::BiasedMf(mf) => mf.item_factors.rows,
+        }
     }
 
     /// Scores title rows `items` for user row `user`; the slice returned (borrowed from
@@ -138,6 +180,57 @@ impl Scorer {
     /// If a row is outside its table; rows come from [`user_row`](Self::user_row) and
     /// [`title_row`](Self::title_row).
     pub fn score_user<'s>(&self, user: u32, items: &[u32], scratch: &'s mut Scratch) -> &'s [f32] {
+        match &self.kind {
+            Kind::Ranking(tower) => tower.score_user(user, items, scratch),
+            Kind::BiasedMf(mf) => {
+                scratch.rows.clear();
+                scratch.rows.resize(items.len(), user);
+                let out = Scratch::grow(&mut scratch.a, items.len());
+                mf.predict_rows_into(&scratch.rows, items, out);
+                out
+            }
+        }
+    }
+
+    /// Scores pairs `(users[i], items[i])` of rows; one score per pair, in order.
+    ///
+    /// # Panics
+    /// If the two lists differ in length or a row is outside its table.
+    pub fn score_pairs<'s>(
+        &self,
+        users: &[u32],
+        items: &[u32],
+        scratch: &'s mut Scratch,
+    ) -> &'s [f32] {
+        assert_eq!(users.len(), items.len(), "one user row per item row");
+        match &self.kind {
+            Kind::Ranking(tower) => tower.score_pairs(users, items, scratch),
+            Kind::BiasedMf(mf) => {
+                let out = Scratch::grow(&mut scratch.a, items.len());
+                mf.predict_rows_into(users, items, out);
+                out
+            }
+        }
+    }
+}
+
+impl Tower {
+    fn new(model: RankingModel, limit: usize) -> Self {
+        let dim = model.config.embedding_dim;
+        let hidden = model.dense[0].units;
+        let item_half = model.project_half(Half::Title);
+        let user_half =
+            (model.user_embedding.rows * hidden <= limit).then(|| model.project_half(Half::User));
+        Tower {
+            model,
+            dim,
+            hidden,
+            item_half,
+            user_half,
+        }
+    }
+
+    fn score_user<'s>(&self, user: u32, items: &[u32], scratch: &'s mut Scratch) -> &'s [f32] {
         let user_half = match &self.user_half {
             Some(table) => Projected {
                 rows: table,
@@ -158,17 +251,7 @@ impl Scorer {
         self.tower(&parts, items.len(), &mut scratch.a)
     }
 
-    /// Scores pairs `(users[i], items[i])` of rows; one score per pair, in order.
-    ///
-    /// # Panics
-    /// If the two lists differ in length or a row is outside its table.
-    pub fn score_pairs<'s>(
-        &self,
-        users: &[u32],
-        items: &[u32],
-        scratch: &'s mut Scratch,
-    ) -> &'s [f32] {
-        assert_eq!(users.len(), items.len(), "one user row per item row");
+    fn score_pairs<'s>(&self, users: &[u32], items: &[u32], scratch: &'s mut Scratch) -> &'s [f32] {
         let user_half = match &self.user_half {
             Some(table) => Projected {
                 rows: table,
@@ -188,7 +271,6 @@ impl Scorer {
         ];
         self.tower(&parts, users.len(), &mut scratch.a)
     }
-
     /// `[users.len(), h1]`: the user half `u · W1u` of each user row, into `out`.
     fn project_users<'s>(
         &self,
@@ -264,9 +346,9 @@ mod tests {
     /// The model's scorer with user halves precomputed, and one without.
     fn both_ways(m: &RankingModel) -> [Scorer; 2] {
         let with = Scorer::new(m.clone());
-        assert!(with.user_half.is_some());
+        assert!(matches!(&with.kind, Kind::Ranking(t) if t.user_half.is_some()));
         let without = Scorer::with_user_half_limit(m.clone(), 0);
-        assert!(without.user_half.is_none());
+        assert!(matches!(&without.kind, Kind::Ranking(t) if t.user_half.is_none()));
         [with, without]
     }
 
@@ -340,6 +422,48 @@ mod tests {
         let mut scratch = Scratch::default();
         let got = scorer.score_user(scorer.user_row("7"), &rows, &mut scratch);
         assert_close(got, &want);
+    }
+
+    #[test]
+    fn a_biased_mf_scores_as_it_predicts_clamped_with_unknown_rows() {
+        use crate::mf::BiasedMfConfig;
+        let users = Vocabulary::from_values(["1", "2"]);
+        let titles = Vocabulary::from_values(["A (1990)", "B (1991)", "C (1992)"]);
+        let config = BiasedMfConfig {
+            factors: 3,
+            clip: Some([1.0, 5.0]),
+        };
+        let mut m = BiasedMf::zeros(config, users, titles).unwrap();
+        m.global_bias = 3.5;
+        for (i, v) in m.user_factors.table.iter_mut().enumerate() {
+            *v = (i as f32 * 0.7).sin() * 2.0;
+        }
+        for (i, v) in m.item_factors.table.iter_mut().enumerate() {
+            *v = (i as f32 * 1.3).cos() * 2.0;
+        }
+        m.item_bias.table.copy_from_slice(&[0.0, 0.4, -0.2, 0.1]);
+        let scorer = Scorer::from_any(AnyModel::BiasedMf(m.clone()));
+        assert!(scorer.ranking_model().is_none());
+        assert_eq!(scorer.num_title_rows(), 4);
+        let titles = ["C (1992)", "nope", "A (1990)", "B (1991)"];
+        let rows: Vec<u32> = titles.iter().map(|t| scorer.title_row(t)).collect();
+        assert_eq!(rows[1], 0);
+        let mut scratch = Scratch::default();
+        for user in ["2", "1", "stranger"] {
+            let want = m.predict(&[user; 4], &titles).unwrap();
+            let got = scorer.score_user(scorer.user_row(user), &rows, &mut scratch);
+            assert_eq!(got, &want[..], "user {user}");
+        }
+        // Clamping is part of the score: some pair here leaves [1, 5] before it.
+        let raw = {
+            let mut out = [0.0; 4];
+            m.layer().forward(&[2; 4], &rows, &mut out);
+            out
+        };
+        assert!(raw.iter().any(|p| !(1.0..=5.0).contains(p)), "{raw:?}");
+        let users = [2, 0, 1, 1];
+        let want = m.predict_rows(&users, &rows);
+        assert_eq!(scorer.score_pairs(&users, &rows, &mut scratch), &want[..]);
     }
 
     #[test]

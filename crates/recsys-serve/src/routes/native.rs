@@ -100,7 +100,7 @@ async fn rank(
             ))
         }
         (None, true) => {
-            let titles = scorer.model().title_vocabulary.values();
+            let titles = scorer.title_vocabulary().values();
             let best = top_k_of_all(scorer, user_row, req.top_k.unwrap_or(10));
             let ranking = best
                 .into_iter()
