@@ -55,8 +55,8 @@ pub mod tasks;
 pub use error::EngineError;
 pub use init::InitRng;
 pub use layers::{
-    Activation, BiasedDot, BiasedDotGrads, Dense, DenseGrads, DistinctIds, Embedding, L2,
-    LookupProjection, Projected, SparseGrad, TiledStep, Which, forward_tiled,
+    Activation, BiasedDot, BiasedDotGrads, Dense, DenseGrads, DistinctIds, DotInteraction, Dropout,
+    Embedding, L2, LookupProjection, Projected, SparseGrad, TiledStep, Which, forward_tiled,
 };
 pub use losses::{InBatchSoftmax, MeanSquaredError, Towers};
 pub use metrics::{FactorizedTopK, RootMeanSquaredError};
