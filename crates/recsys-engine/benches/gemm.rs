@@ -8,6 +8,10 @@
 //! of one 48-row tile of the tiled training step (one thread each). Last, the serving path's
 //! fused last two layers (`dense_dot`: 256 → 64 → 1 for one tile of rows, on one thread),
 //! against the same two layers as a product plus passes for bias, ReLU and the output dot.
+//! Last, a probe of the machine: one tile product, and a loop of register-only multiply-adds,
+//! on one core alone and then on every core at once (each thread with operands of its own).
+//! On a virtual machine whose cores share a physical core's units or power budget, "at once"
+//! runs each thread slower than "alone", and every multi-threaded figure inherits that.
 
 use std::time::Instant;
 
@@ -134,6 +138,7 @@ fn main() {
         }
     });
     fused_head();
+    concurrency_probe();
 }
 
 /// `dense_dot` on one thread against product + bias + ReLU + dot, in GFLOP/s of the product.
@@ -201,4 +206,95 @@ fn fused_head() {
             b / a
         );
     }
+}
+
+/// A probe's name, and the work itself (returning its FLOP count).
+type Probe = (&'static str, fn() -> f64);
+
+/// GFLOP/s per thread of each probe on one thread, then on every core at once; best of three
+/// rounds each.
+fn concurrency_probe() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "\n{:40}{:>16}{:>16}{:>8}",
+        "per thread",
+        "alone",
+        format!("{cores} at once"),
+        "ratio"
+    );
+    let probes: [Probe; 2] = [
+        ("tile product 48x256 · 256x64", tile_products),
+        ("multiply-adds in registers", register_fma),
+    ];
+    for (name, probe) in probes {
+        let rate = |threads: usize| -> f64 {
+            let barrier = std::sync::Barrier::new(threads);
+            let rates: Vec<f64> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            let start = Instant::now();
+                            probe() / start.elapsed().as_secs_f64() / 1e9
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            rates.iter().sum::<f64>() / threads as f64
+        };
+        let (mut alone, mut all) = (0.0f64, 0.0f64);
+        for _ in 0..3 {
+            alone = alone.max(rate(1));
+            all = all.max(rate(cores));
+        }
+        println!(
+            "{name:40}{:>16}{:>16}{:>8.2}",
+            format!("{alone:.1} GF"),
+            format!("{all:.1} GF"),
+            all / alone
+        );
+    }
+}
+
+/// The tiled training step's forward product, repeated on this thread's own operands (small
+/// enough to stay on the calling thread). Returns the FLOP count.
+fn tile_products() -> f64 {
+    let (m, k, n, reps) = (48, 256, 64, 20_000);
+    let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 * 0.01).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| (i % 89) as f32 * 0.01).collect();
+    let mut c = vec![0.0f32; m * n];
+    for _ in 0..reps {
+        gemm_with(false, m, k, n, &a, Op::N, &b, Op::N, 0.0, &mut c);
+    }
+    std::hint::black_box(&c);
+    reps as f64 * 2.0 * (m * k * n) as f64
+}
+
+/// Twelve independent chains of multiply-adds, 16 lanes wide: the machine's peak without
+/// memory. Returns the FLOP count (0 without AVX-512, where the probe says nothing).
+fn register_fma() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+        // SAFETY: the features were just detected.
+        return unsafe { register_fma_avx512() };
+    }
+    0.0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn register_fma_avx512() -> f64 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_set1_ps(1.0); 12];
+    let x = _mm512_set1_ps(std::hint::black_box(0.999_999));
+    let y = _mm512_set1_ps(std::hint::black_box(1e-7));
+    let steps = 20_000_000;
+    for _ in 0..steps {
+        for a in &mut acc {
+            *a = _mm512_fmadd_ps(*a, x, y);
+        }
+    }
+    std::hint::black_box(&acc);
+    steps as f64 * 12.0 * 16.0 * 2.0
 }
