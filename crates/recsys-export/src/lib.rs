@@ -41,8 +41,9 @@ pub mod weights;
 
 use std::path::{Path, PathBuf};
 
-use recsys::artifact;
-use recsys::data::Rating;
+use recsys::artifact::{self, AnyModel};
+use recsys::data::{Rating, Vocabulary};
+use recsys::mf::BiasedMf;
 use recsys::model::RankingModel;
 use recsys::train::{Examples, evaluate};
 use serde::Serialize;
@@ -161,38 +162,100 @@ pub fn export_model(
     out: &Path,
     options: &ExportOptions,
 ) -> Result<ExportReport> {
-    let bytes = to_bytes(model, options);
-    let vocabulary = match options.inputs {
-        Inputs::Strings => None,
+    let written = Written {
+        bytes: to_bytes(model, options),
+        users: &model.user_vocabulary,
+        titles: &model.title_vocabulary,
+        weight_bytes: weight_bytes(model, options.precision),
+        f32_weight_bytes: weight_bytes(model, Precision::F32),
+    };
+    written.write(out, options)
+}
+
+/// An exported file's bytes, with what [`Written::write`] needs beside them.
+struct Written<'a> {
+    bytes: Vec<u8>,
+    users: &'a Vocabulary,
+    titles: &'a Vocabulary,
+    weight_bytes: usize,
+    f32_weight_bytes: usize,
+}
+
+impl Written<'_> {
+    /// Writes the file to `out` (atomically; with [`Inputs::Ids`] the vocabularies first) and
+    /// reports it.
+    fn write(self, out: &Path, options: &ExportOptions) -> Result<ExportReport> {
+        let vocabulary = write_vocabularies(out, options.inputs, self.users, self.titles)?;
+        file::write_atomic(out, &self.bytes)?;
+        Ok(ExportReport {
+            format: options.format,
+            inputs: options.inputs,
+            precision: options.precision,
+            path: out.to_owned(),
+            bytes: self.bytes.len() as u64,
+            weight_bytes: self.weight_bytes,
+            f32_weight_bytes: self.f32_weight_bytes,
+            vocabulary,
+        })
+    }
+}
+
+/// Writes a biased matrix factorization (`recsys train --preset best` or `mf-sgd`) to `out`,
+/// atomically: ONNX with `f32` weights, taking strings or rows like [`export_model`]'s files
+/// and computing what [`BiasedMf::predict`] computes (clamped to its rating range). Other
+/// formats and precisions are errors that say so; nothing is written then.
+pub fn export_mf(model: &BiasedMf, out: &Path, options: &ExportOptions) -> Result<ExportReport> {
+    if options.format != Format::Onnx || options.precision != Precision::F32 {
+        return Err(Error::InvalidInput(format!(
+            "a biased MF exports to ONNX with f32 weights only (asked: {} with {} weights)",
+            match options.format {
+                Format::Onnx => "onnx",
+                Format::Tflite => "tflite",
+            },
+            options.precision.as_str()
+        )));
+    }
+    let weight_bytes = 4 * model.num_parameters();
+    let written = Written {
+        bytes: onnx::write_mf(model, options.inputs),
+        users: &model.user_vocabulary,
+        titles: &model.title_vocabulary,
+        weight_bytes,
+        f32_weight_bytes: weight_bytes,
+    };
+    written.write(out, options)
+}
+
+/// With [`Inputs::Ids`], writes the vocabularies beside `out` and returns their path.
+fn write_vocabularies(
+    out: &Path,
+    inputs: Inputs,
+    users: &Vocabulary,
+    titles: &Vocabulary,
+) -> Result<Option<PathBuf>> {
+    match inputs {
+        Inputs::Strings => Ok(None),
         Inputs::Ids => {
             let path = vocabulary_path(out);
             let json = serde_json::json!({
-                "user_id": model.user_vocabulary.values().to_vec(),
-                "movie_title": model.title_vocabulary.values().to_vec(),
+                "user_id": users.values().to_vec(),
+                "movie_title": titles.values().to_vec(),
             });
             file::write_atomic(&path, json.to_string().as_bytes())?;
-            Some(path)
+            Ok(Some(path))
         }
-    };
-    file::write_atomic(out, &bytes)?;
-    Ok(ExportReport {
-        format: options.format,
-        inputs: options.inputs,
-        precision: options.precision,
-        path: out.to_owned(),
-        bytes: bytes.len() as u64,
-        weight_bytes: weight_bytes(model, options.precision),
-        f32_weight_bytes: weight_bytes(model, Precision::F32),
-        vocabulary,
-    })
+    }
 }
 
 /// Loads the model directory `model_dir` (checking its version, checksums and shapes) and
-/// exports it to `out`. A missing or corrupt model is an error naming the file; nothing is
-/// written then.
+/// exports it to `out`: a ranking model through [`export_model`], a biased MF through
+/// [`export_mf`]. A missing or corrupt model is an error naming the file; nothing is written
+/// then.
 pub fn export(model_dir: &Path, out: &Path, options: &ExportOptions) -> Result<ExportReport> {
-    let model = artifact::load(model_dir)?.model;
-    export_model(&model, out, options)
+    match artifact::load_any(model_dir)?.model {
+        AnyModel::Ranking(model) => export_model(&model, out, options),
+        AnyModel::BiasedMf(model) => export_mf(&model, out, options),
+    }
 }
 
 /// Reads back an ONNX file with string inputs that [`export`] wrote, as the model it computes

@@ -68,6 +68,11 @@ fn expected(f: &Fixture, precision: Precision) -> Vec<f32> {
 }
 
 fn run_tract(bytes: &[u8], inputs: Inputs) -> Vec<f32> {
+    run_tract_on(bytes, inputs, rows(fixture()))
+}
+
+/// Runs the ONNX `bytes` in tract on the fixture's pairs: its strings, or `rows` for them.
+fn run_tract_on(bytes: &[u8], inputs: Inputs, rows: (Vec<i64>, Vec<i64>)) -> Vec<f32> {
     let f = fixture();
     let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
@@ -82,7 +87,7 @@ fn run_tract(bytes: &[u8], inputs: Inputs) -> Vec<f32> {
             tract_ndarray::Array1::from_vec(f.titles.clone()).into_tvalue(),
         ],
         Inputs::Ids => {
-            let (u, t) = rows(f);
+            let (u, t) = rows;
             tvec![
                 tract_ndarray::Array1::from_vec(u).into_tvalue(),
                 tract_ndarray::Array1::from_vec(t).into_tvalue(),
@@ -130,6 +135,68 @@ fn onnx_with_id_inputs_and_lower_precisions_in_tract_match_recsys() {
         let want = expected(f, precision);
         let got = run_tract(&bytes, Inputs::Strings);
         common::assert_close(&format!("tract, {precision:?}"), &got, &want, TOLERANCE);
+    }
+}
+
+fn mf_rows(f: &Fixture, m: &recsys::mf::BiasedMf) -> (Vec<i64>, Vec<i64>) {
+    let users = f.users.iter().map(|u| m.user_vocabulary.lookup(u) as i64);
+    let titles = f.titles.iter().map(|t| m.title_vocabulary.lookup(t) as i64);
+    (users.collect(), titles.collect())
+}
+
+#[test]
+fn a_biased_mf_in_onnx_matches_recsys_in_tract_and_onnxruntime() {
+    let f = fixture();
+    let m = common::biased_mf();
+    let want = m.predict(&f.users, &f.titles).unwrap();
+    let clamped = want.iter().filter(|&&p| p == 1.0 || p == 5.0).count();
+    assert!(clamped > 0 && clamped < PAIRS / 2, "{clamped} clamped");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for inputs in [Inputs::Strings, Inputs::Ids] {
+        let path = dir.path().join(format!("mf-{}.onnx", inputs.as_str()));
+        let options = options(Format::Onnx, inputs, Precision::F32);
+        recsys_export::export_mf(&m, &path, &options).unwrap();
+        let got = run_tract_on(&std::fs::read(&path).unwrap(), inputs, mf_rows(f, &m));
+        common::assert_close(&format!("tract, MF, {inputs:?}"), &got, &want, TOLERANCE);
+        files.push((path, inputs));
+    }
+    if !python_runtimes_available() {
+        return;
+    }
+    let (user_rows, title_rows) = mf_rows(f, &m);
+    let request = serde_json::json!({
+        "users": f.users, "titles": f.titles, "user_rows": user_rows, "title_rows": title_rows,
+        "files": files.iter().map(|(p, i)| serde_json::json!({"path": p, "inputs": i.as_str()}))
+            .collect::<Vec<_>>(),
+    });
+    let result = run_python(dir.path(), &request);
+    for (path, inputs) in &files {
+        let got = result_for(&result, path);
+        common::assert_close(
+            &format!("onnxruntime, MF, {inputs:?}"),
+            &got,
+            &want,
+            TOLERANCE,
+        );
+    }
+}
+
+#[test]
+fn a_biased_mf_refuses_tflite_and_lower_precisions_writing_nothing() {
+    let m = common::biased_mf();
+    let dir = tempfile::tempdir().unwrap();
+    for (format, precision) in [
+        (Format::Tflite, Precision::F32),
+        (Format::Onnx, Precision::Int8),
+    ] {
+        let path = dir.path().join("m.out");
+        let options = options(format, Inputs::Strings, precision);
+        let e = recsys_export::export_mf(&m, &path, &options)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ONNX with f32 weights only"), "{e}");
+        assert!(!path.exists());
     }
 }
 
@@ -185,10 +252,18 @@ fn onnxruntime_and_litert_match_recsys_for_every_format_input_and_precision() {
         "files": files.iter().map(|(p, i, _)| serde_json::json!({"path": p, "inputs": i.as_str()}))
             .collect::<Vec<_>>(),
     });
-    let (req_path, res_path) = (
-        dir.path().join("request.json"),
-        dir.path().join("result.json"),
-    );
+    let result = run_python(dir.path(), &request);
+    for (path, inputs, precision) in &files {
+        let got = result_for(&result, path);
+        let want = expected(f, *precision);
+        let name = path.file_name().unwrap().to_string_lossy();
+        common::assert_close(&format!("{name} ({inputs:?})"), &got, &want, TOLERANCE);
+    }
+}
+
+/// Runs `tests/run_exported.py` on `request` (written into `dir`) and returns its result.
+fn run_python(dir: &Path, request: &serde_json::Value) -> serde_json::Value {
+    let (req_path, res_path) = (dir.join("request.json"), dir.join("result.json"));
     std::fs::write(&req_path, request.to_string()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run_exported.py");
     let out = Command::new("python3")
@@ -203,17 +278,15 @@ fn onnxruntime_and_litert_match_recsys_for_every_format_input_and_precision() {
         script.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let result: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&res_path).unwrap()).unwrap();
-    for (path, inputs, precision) in &files {
-        let got: Vec<f32> = result[path.to_str().unwrap()]
-            .as_array()
-            .unwrap_or_else(|| panic!("no result for {}", path.display()))
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
-        let want = expected(f, *precision);
-        let name = path.file_name().unwrap().to_string_lossy();
-        common::assert_close(&format!("{name} ({inputs:?})"), &got, &want, TOLERANCE);
-    }
+    serde_json::from_slice(&std::fs::read(&res_path).unwrap()).unwrap()
+}
+
+/// The predictions `run_python` returned for the file `path`.
+fn result_for(result: &serde_json::Value, path: &Path) -> Vec<f32> {
+    result[path.to_str().unwrap()]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result for {}", path.display()))
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! `recsys export`.
 
-use recsys::artifact;
+use recsys::artifact::{self, AnyModel, SavedModel};
 use recsys::workflow;
 use recsys_export::{Precision, PrecisionChange};
 use serde::Serialize;
@@ -19,7 +19,18 @@ struct Report {
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let options = args.options();
-    let saved = artifact::load(&args.model)?;
+    let saved = artifact::load_any(&args.model)?;
+    let saved = match saved.model {
+        AnyModel::Ranking(model) => SavedModel {
+            model,
+            manifest: saved.manifest,
+        },
+        // A biased MF: ONNX with f32 weights, so there is no precision change to measure.
+        AnyModel::BiasedMf(mf) => {
+            let export = recsys_export::export_mf(&mf, &args.out, &options)?;
+            return print(&Report { export, rmse: None }, args.output.json);
+        }
+    };
     let rmse = if options.precision == Precision::F32 {
         None
     } else {
@@ -47,9 +58,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         }
     };
     let export = recsys_export::export_model(&saved.model, &args.out, &options)?;
-    let report = Report { export, rmse };
-    if args.output.json {
-        return print_json(&report);
+    print(&Report { export, rmse }, args.output.json)
+}
+
+fn print(report: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(report);
     }
     let e = &report.export;
     println!(

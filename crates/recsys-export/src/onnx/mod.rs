@@ -21,6 +21,7 @@ use std::path::Path;
 
 use prost::Message;
 use recsys::data::Vocabulary;
+use recsys::mf::BiasedMf;
 use recsys::model::{RankingModel, RankingModelConfig};
 
 use crate::weights::{Precision, Tensor, Values, Weights};
@@ -41,17 +42,7 @@ const ML_DOMAIN: &str = "ai.onnx.ml";
 pub(crate) fn write(model: &RankingModel, inputs: Inputs, precision: Precision) -> Vec<u8> {
     let weights = Weights::new(model, precision);
     let mut g = Graph::default();
-    let (user_in, title_in, in_type) = match inputs {
-        Inputs::Strings => (names::USER_ID, names::MOVIE_TITLE, data_type::STRING),
-        Inputs::Ids => (names::USER_ROW, names::MOVIE_ROW, data_type::INT64),
-    };
-    let (user_rows, title_rows) = match inputs {
-        Inputs::Strings => (
-            g.category_mapper(user_in, &model.user_vocabulary),
-            g.category_mapper(title_in, &model.title_vocabulary),
-        ),
-        Inputs::Ids => (user_in.to_owned(), title_in.to_owned()),
-    };
+    let (user_rows, title_rows) = g.rows(inputs, &model.user_vocabulary, &model.title_vocabulary);
     let user_table = g.weight(&weights.user_embedding);
     let title_table = g.weight(&weights.movie_embedding);
     g.node("Gather", &[&user_table, &user_rows], "user_vector", vec![]);
@@ -84,66 +75,72 @@ pub(crate) fn write(model: &RankingModel, inputs: Inputs, precision: Precision) 
         }
         x = out;
     }
-    let n = || Dimension {
-        dim_value: None,
-        dim_param: Some("N".into()),
-    };
-    let fixed = |v: i64| Dimension {
-        dim_value: Some(v),
-        dim_param: None,
-    };
-    let (user_doc, title_doc) = match inputs {
-        Inputs::Strings => (
-            "raw user ids; unseen ids use the out-of-vocabulary row",
-            "raw movie titles; unseen titles use the out-of-vocabulary row",
-        ),
-        Inputs::Ids => (
-            "user_embedding rows: vocabulary index + 1, 0 = out of vocabulary",
-            "movie_embedding rows: vocabulary index + 1, 0 = out of vocabulary",
-        ),
-    };
-    let graph = GraphProto {
-        node: g.nodes,
-        name: Some("recsys_ranking".into()),
-        initializer: g.initializers,
-        input: vec![
-            value_info(user_in, in_type, vec![n()], user_doc),
-            value_info(title_in, in_type, vec![n()], title_doc),
-        ],
-        output: vec![value_info(
+    let doc = "recsys ranking model (TFRS ranking tutorial architecture)";
+    g.finish("recsys_ranking", doc, inputs, precision)
+}
+
+/// The ONNX file's bytes for a biased matrix factorization, weights as `f32`:
+///
+/// ```text
+/// rows ─Gather(user_factors)─┐
+///                            Mul ─▶ ReduceSum(axis 1) ─▶ + Gather(user_bias) + Gather(item_bias)
+/// rows ─Gather(item_factors)─┘        + global_bias ─▶ Clip(lowest, highest) ─▶ rating [N, 1]
+/// ```
+pub(crate) fn write_mf(model: &BiasedMf, inputs: Inputs) -> Vec<u8> {
+    let mut g = Graph::default();
+    let (user_rows, title_rows) = g.rows(inputs, &model.user_vocabulary, &model.title_vocabulary);
+    let tables = [
+        ("user_factors", &model.user_factors, &user_rows),
+        ("item_factors", &model.item_factors, &title_rows),
+        ("user_bias", &model.user_bias, &user_rows),
+        ("item_bias", &model.item_bias, &title_rows),
+    ];
+    for (name, table, rows) in tables {
+        g.f32_constant(name, &[table.rows, table.dim], &table.table);
+        g.node("Gather", &[name, rows], &format!("{name}.row"), vec![]);
+    }
+    g.node(
+        "Mul",
+        &["user_factors.row", "item_factors.row"],
+        "products",
+        vec![],
+    );
+    g.int64_constant("sum_axes", &[1], &[1]);
+    g.node(
+        "ReduceSum",
+        &["products", "sum_axes"],
+        "dot",
+        vec![int("keepdims", 1)],
+    );
+    g.node("Add", &["dot", "user_bias.row"], "plus_user_bias", vec![]);
+    g.node(
+        "Add",
+        &["plus_user_bias", "item_bias.row"],
+        "plus_biases",
+        vec![],
+    );
+    g.f32_constant("global_bias", &[1], &[model.global_bias]);
+    match model.config.clip {
+        Some([lo, hi]) => {
+            g.node("Add", &["plus_biases", "global_bias"], "unclipped", vec![]);
+            g.f32_constant("lowest", &[], &[lo]);
+            g.f32_constant("highest", &[], &[hi]);
+            g.node(
+                "Clip",
+                &["unclipped", "lowest", "highest"],
+                names::RATING,
+                vec![],
+            );
+        }
+        None => g.node(
+            "Add",
+            &["plus_biases", "global_bias"],
             names::RATING,
-            data_type::FLOAT,
-            vec![n(), fixed(1)],
-            "predicted rating",
-        )],
-    };
-    let mut opset_import = vec![OperatorSetIdProto {
-        domain: Some(String::new()),
-        version: Some(OPSET),
-    }];
-    if inputs == Inputs::Strings {
-        opset_import.push(OperatorSetIdProto {
-            domain: Some(ML_DOMAIN.into()),
-            version: Some(ML_OPSET),
-        });
+            vec![],
+        ),
     }
-    let meta = |k: &str, v: String| StringStringEntryProto {
-        key: Some(k.into()),
-        value: Some(v),
-    };
-    ModelProto {
-        ir_version: Some(IR_VERSION),
-        opset_import,
-        producer_name: Some("recsys-export".into()),
-        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
-        doc_string: Some("recsys ranking model (TFRS ranking tutorial architecture)".into()),
-        graph: Some(graph),
-        metadata_props: vec![
-            meta("recsys.inputs", inputs.as_str().into()),
-            meta("recsys.precision", precision.as_str().into()),
-        ],
-    }
-    .encode_to_vec()
+    let doc = "recsys biased matrix factorization: global + user bias + item bias + dot product";
+    g.finish("recsys_biased_mf", doc, inputs, Precision::F32)
 }
 
 #[derive(Default)]
@@ -153,6 +150,103 @@ struct Graph {
 }
 
 impl Graph {
+    /// The graph's inputs, mapped to table rows (through `CategoryMapper`s for strings);
+    /// returns the names of the user and title rows.
+    fn rows(
+        &mut self,
+        inputs: Inputs,
+        users: &Vocabulary,
+        titles: &Vocabulary,
+    ) -> (String, String) {
+        match inputs {
+            Inputs::Strings => (
+                self.category_mapper(names::USER_ID, users),
+                self.category_mapper(names::MOVIE_TITLE, titles),
+            ),
+            Inputs::Ids => (names::USER_ROW.to_owned(), names::MOVIE_ROW.to_owned()),
+        }
+    }
+
+    /// The whole file around these nodes: inputs, the `rating [N, 1]` output, opsets, metadata.
+    fn finish(self, name: &str, doc: &str, inputs: Inputs, precision: Precision) -> Vec<u8> {
+        let (user_in, title_in, in_type) = match inputs {
+            Inputs::Strings => (names::USER_ID, names::MOVIE_TITLE, data_type::STRING),
+            Inputs::Ids => (names::USER_ROW, names::MOVIE_ROW, data_type::INT64),
+        };
+        let n = || Dimension {
+            dim_value: None,
+            dim_param: Some("N".into()),
+        };
+        let fixed = |v: i64| Dimension {
+            dim_value: Some(v),
+            dim_param: None,
+        };
+        let (user_doc, title_doc) = match inputs {
+            Inputs::Strings => (
+                "raw user ids; unseen ids use the out-of-vocabulary row",
+                "raw movie titles; unseen titles use the out-of-vocabulary row",
+            ),
+            Inputs::Ids => (
+                "user table rows: vocabulary index + 1, 0 = out of vocabulary",
+                "movie table rows: vocabulary index + 1, 0 = out of vocabulary",
+            ),
+        };
+        let graph = GraphProto {
+            node: self.nodes,
+            name: Some(name.into()),
+            initializer: self.initializers,
+            input: vec![
+                value_info(user_in, in_type, vec![n()], user_doc),
+                value_info(title_in, in_type, vec![n()], title_doc),
+            ],
+            output: vec![value_info(
+                names::RATING,
+                data_type::FLOAT,
+                vec![n(), fixed(1)],
+                "predicted rating",
+            )],
+        };
+        let mut opset_import = vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(OPSET),
+        }];
+        if inputs == Inputs::Strings {
+            opset_import.push(OperatorSetIdProto {
+                domain: Some(ML_DOMAIN.into()),
+                version: Some(ML_OPSET),
+            });
+        }
+        let meta = |k: &str, v: String| StringStringEntryProto {
+            key: Some(k.into()),
+            value: Some(v),
+        };
+        ModelProto {
+            ir_version: Some(IR_VERSION),
+            opset_import,
+            producer_name: Some("recsys-export".into()),
+            producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+            doc_string: Some(doc.into()),
+            graph: Some(graph),
+            metadata_props: vec![
+                meta("recsys.inputs", inputs.as_str().into()),
+                meta("recsys.precision", precision.as_str().into()),
+            ],
+        }
+        .encode_to_vec()
+    }
+
+    /// An `f32` initializer.
+    fn f32_constant(&mut self, name: &str, shape: &[usize], values: &[f32]) {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.constant(name, data_type::FLOAT, shape, raw);
+    }
+
+    /// An `int64` initializer.
+    fn int64_constant(&mut self, name: &str, shape: &[usize], values: &[i64]) {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.constant(name, data_type::INT64, shape, raw);
+    }
+
     fn node(&mut self, op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) {
         self.node_in(op, "", inputs, output, attribute)
     }
@@ -436,6 +530,10 @@ mod tests {
         ModelProto::decode(bytes).unwrap().graph.unwrap()
     }
 
+    fn op_types(g: &GraphProto) -> Vec<&str> {
+        g.node.iter().filter_map(|n| n.op_type.as_deref()).collect()
+    }
+
     #[test]
     fn string_graph_maps_vocabularies_to_rows_from_one() {
         let m = tiny_model();
@@ -452,9 +550,8 @@ mod tests {
         assert_eq!(attr("cats_int64s").unwrap().ints, vec![1, 2, 3]);
         assert_eq!(attr("cats_strings").unwrap().strings[2], b"42".to_vec());
         assert_eq!(attr("default_int64").unwrap().i, Some(0));
-        let ops: Vec<&str> = g.node.iter().filter_map(|n| n.op_type.as_deref()).collect();
         assert_eq!(
-            ops,
+            op_types(&g),
             [
                 "CategoryMapper",
                 "CategoryMapper",
@@ -470,6 +567,46 @@ mod tests {
         );
         assert_eq!(g.output[0].name.as_deref(), Some(names::RATING));
         assert_eq!(g.initializer.len(), 8);
+    }
+
+    #[test]
+    fn a_biased_mf_graph_is_gathers_a_dot_biases_and_a_clip() {
+        use recsys::mf::{BiasedMf, BiasedMfConfig};
+        let m = tiny_model();
+        let config = BiasedMfConfig {
+            factors: 3,
+            clip: Some([1.0, 5.0]),
+        };
+        let mut mf = BiasedMf::zeros(
+            config,
+            m.user_vocabulary.clone(),
+            m.title_vocabulary.clone(),
+        )
+        .unwrap();
+        let g = decode(&write_mf(&mf, Inputs::Strings));
+        assert_eq!(
+            op_types(&g),
+            [
+                "CategoryMapper",
+                "CategoryMapper",
+                "Gather",
+                "Gather",
+                "Gather",
+                "Gather",
+                "Mul",
+                "ReduceSum",
+                "Add",
+                "Add",
+                "Add",
+                "Clip"
+            ]
+        );
+        assert_eq!(g.output[0].name.as_deref(), Some(names::RATING));
+        mf.config.clip = None;
+        let g = decode(&write_mf(&mf, Inputs::Ids));
+        assert_eq!(g.node.last().unwrap().op_type.as_deref(), Some("Add"));
+        assert_eq!(g.node.last().unwrap().output[0], names::RATING);
+        assert_eq!(g.input[0].name.as_deref(), Some(names::USER_ROW));
     }
 
     #[test]

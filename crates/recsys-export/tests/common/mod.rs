@@ -67,6 +67,46 @@ pub fn trained_model() -> RankingModel {
     model
 }
 
+/// A biased MF over the same 200 users × 300 titles as [`trained_model`], its weights drawn
+/// from an LCG (a tenth of a unit or so, as trained factors are) and its predictions clamped to
+/// [1, 5], so some pairs are clamped and some are not.
+pub fn biased_mf() -> recsys::mf::BiasedMf {
+    use recsys::mf::{BiasedMf, BiasedMfConfig};
+    let users = Vocabulary::from_values(
+        (0..200)
+            .map(user)
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    );
+    let titles = Vocabulary::from_values(
+        (0..300)
+            .map(title)
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    );
+    let config = BiasedMfConfig {
+        factors: 24,
+        clip: Some([1.0, 5.0]),
+    };
+    let mut m = BiasedMf::zeros(config, users, titles).unwrap();
+    let mut rng = Lcg(5);
+    let tables = [
+        &mut m.user_factors,
+        &mut m.item_factors,
+        &mut m.user_bias,
+        &mut m.item_bias,
+    ];
+    for table in tables {
+        for v in &mut table.table {
+            *v = (rng.below(2001) as f32 - 1000.0) / 2000.0;
+        }
+    }
+    m.global_bias = 3.53;
+    m
+}
+
 /// `n` (user, title) pairs: mostly known, about 1 in 10 users and 1 in 10 titles unseen
 /// (the empty string among them).
 pub fn pairs(n: usize) -> (Vec<String>, Vec<String>) {
