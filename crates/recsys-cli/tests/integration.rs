@@ -288,3 +288,40 @@ recsys_test!(
         assert!(!out.stderr.contains('\u{1b}'), "{}", out.describe());
     }
 );
+
+recsys_test!(
+    the_ranking_model_validates_decays_and_stops_early,
+    |dir: Dir, mut cmd: TestCommand| {
+        let flags = [
+            "--epochs",
+            "30",
+            "--batch-size",
+            "4",
+            "--validation-fraction",
+            "0.25",
+            "--patience",
+            "2",
+            "--learning-rate-decay",
+            "0.9",
+        ];
+        let out = util::train_tiny_with(&dir, "m", &flags);
+        let epochs = out["epochs"].as_array().unwrap();
+        let val: Vec<f64> = epochs
+            .iter()
+            .map(|e| e["validation"]["root_mean_squared_error"].as_f64().unwrap())
+            .collect();
+        assert!(!val.is_empty() && val.len() <= 30);
+        if val.len() < 30 {
+            // Stopped early: the last two epochs did not beat the best before them.
+            let best = val[..val.len() - 2]
+                .iter()
+                .copied()
+                .fold(f64::MAX, f64::min);
+            assert!(val[val.len() - 2..].iter().all(|&v| v >= best), "{val:?}");
+        }
+        cmd.args(["train", "--train", "tiny_train.tsv", "--out", "x"])
+            .args(["--patience", "2"])
+            .assert_failure()
+            .assert_stderr_contains("patience");
+    }
+);

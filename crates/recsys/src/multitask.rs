@@ -164,7 +164,7 @@ pub fn fit(
     train.shuffle_if(cfg);
     let make =
         |model: &RankingModel, batch| step::MultitaskStep::new(model, batch, config, weights.get());
-    train::fit_steps(model, &train, cfg, make, observer)
+    train::fit_steps(model, &train, config, make, observer)
 }
 
 /// Keras's `evaluate` for the multitask model: RMSE and the retrieval loss in batches of

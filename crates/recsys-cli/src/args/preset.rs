@@ -4,6 +4,7 @@
 use clap::{Args, ValueEnum};
 use recsys::mf::MfTrainer;
 use recsys::preset::{Preset, Recipe};
+use recsys::train::TrainConfig;
 
 use super::TrainArgs;
 
@@ -38,7 +39,7 @@ pub struct MfArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub factors: Option<usize>,
     /// Share of the training data held out for validation and early stopping, in [0, 1)
-    /// [mf-sgd: 0.1; best: 0].
+    /// [mf-sgd: 0.1; others: 0].
     #[arg(long, allow_negative_numbers = true)]
     pub validation_fraction: Option<f64>,
     /// best: Gibbs sweeps discarded before averaging [20].
@@ -50,7 +51,7 @@ pub struct MfArgs {
     /// best: precision of the rating noise, α [1.5].
     #[arg(long, allow_negative_numbers = true)]
     pub noise_precision: Option<f64>,
-    /// mf-sgd: the learning rate is multiplied by this after each epoch [0.96].
+    /// The learning rate is multiplied by this after each epoch [mf-sgd: 0.96; ranking: 1].
     #[arg(long, allow_negative_numbers = true)]
     pub learning_rate_decay: Option<f32>,
     /// mf-sgd: L2 coefficient on the factors each example looks up [0.15].
@@ -62,7 +63,8 @@ pub struct MfArgs {
     /// mf-sgd: standard deviation of the factors' initialisation [0.1].
     #[arg(long, allow_negative_numbers = true)]
     pub init_std: Option<f32>,
-    /// mf-sgd: stop after this many epochs without a better validation RMSE (0: never) [3].
+    /// Stop after this many epochs without a better validation RMSE, keeping the best epoch
+    /// (0: never; needs --validation-fraction) [mf-sgd: 3; ranking: 0].
     #[arg(long, allow_negative_numbers = true)]
     pub patience: Option<usize>,
 }
@@ -131,16 +133,19 @@ impl TrainArgs {
             } => {
                 let mf_flags = [
                     ("factors", m.factors.is_some()),
-                    ("validation-fraction", m.validation_fraction.is_some()),
+                    ("factor-l2", m.factor_l2.is_some()),
+                    ("bias-l2", m.bias_l2.is_some()),
+                    ("init-std", m.init_std.is_some()),
                 ];
                 let hint = "it trains the ranking model (use --preset mf-sgd or best for MF)";
-                refuse(
-                    name,
-                    &[&mf_flags[..], &sgd_only[4..], &bpmf_only].concat(),
-                    hint,
-                )?;
+                refuse(name, &[&mf_flags[..], &bpmf_only].concat(), hint)?;
                 *model = r.model_over(model.clone());
-                *train = r.train();
+                *train = TrainConfig {
+                    learning_rate_decay: m.learning_rate_decay.unwrap_or(1.0),
+                    validation_fraction: m.validation_fraction.unwrap_or(0.0),
+                    patience: m.patience.unwrap_or(0),
+                    ..r.train()
+                };
                 match multitask {
                     Some(w) => {
                         let t = &self.multitask;

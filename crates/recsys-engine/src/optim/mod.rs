@@ -50,6 +50,16 @@ impl Optimizer {
         }
     }
 
+    /// The same optimizer with another learning rate (a schedule's step; the state in its
+    /// [`Slots`] is untouched).
+    pub fn with_learning_rate(self, learning_rate: f32) -> Self {
+        match self {
+            Optimizer::Sgd(_) => Optimizer::Sgd(Sgd { learning_rate }),
+            Optimizer::Adagrad(o) => Optimizer::Adagrad(Adagrad { learning_rate, ..o }),
+            Optimizer::Adam(o) => Optimizer::Adam(Adam { learning_rate, ..o }),
+        }
+    }
+
     /// Fresh state for a parameter of `len` values.
     pub fn slots(&self, len: usize) -> Slots {
         match self {

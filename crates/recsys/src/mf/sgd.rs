@@ -13,7 +13,9 @@ use recsys_engine::{BiasedDotGrads, Embedding, L2, Optimizer, RankingTask, Spars
 use serde::{Deserialize, Serialize};
 
 use super::{BiasedMf, BiasedMfConfig, evaluate};
-use crate::train::{EpochReport, Examples, Metrics, OptimizerKind, TrainConfig, TrainObserver};
+use crate::train::{
+    EarlyStopping, EpochReport, Examples, Metrics, OptimizerKind, TrainConfig, TrainObserver,
+};
 use crate::{Error, Result};
 
 /// How to train by gradient descent, unchecked.
@@ -115,20 +117,15 @@ impl ValidMfSgdConfig {
     fn optimizer(&self, epoch: usize) -> Optimizer {
         let c = &self.0;
         let lr = c.learning_rate * c.learning_rate_decay.powi(epoch as i32 - 1);
-        let mut opt = TrainConfig {
+        TrainConfig {
             optimizer: c.optimizer,
             learning_rate: c.learning_rate,
             ..TrainConfig::default()
         }
         .check()
         .expect("checked in MfSgdConfig::check")
-        .optimizer();
-        match &mut opt {
-            Optimizer::Sgd(o) => o.learning_rate = lr,
-            Optimizer::Adagrad(o) => o.learning_rate = lr,
-            Optimizer::Adam(o) => o.learning_rate = lr,
-        }
-        opt
+        .optimizer()
+        .with_learning_rate(lr)
     }
 }
 
@@ -162,8 +159,7 @@ pub fn fit_sgd(
     recsys_data::shuffle(&mut order, crate::train::shuffle_seed(cfg.seed));
     let data = train.permuted(&order);
     let mut state = SgdState::new(&model, cfg, config.optimizer(1));
-    let mut best: Option<(f64, BiasedMf)> = None;
-    let mut since_best = 0;
+    let mut stopping = EarlyStopping::new(cfg.patience);
     let steps = data.len().div_ceil(cfg.batch_size);
     for epoch in 1..=cfg.epochs {
         observer.epoch_begin(epoch, cfg.epochs, steps);
@@ -179,24 +175,13 @@ pub fn fit_sgd(
             retrieval_loss: None,
         };
         observer.epoch_end(epoch, &report);
-        let Some(val) = val else { continue };
-        if best
-            .as_ref()
-            .is_none_or(|(b, _)| val.root_mean_squared_error < *b)
+        if let Some(val) = val
+            && stopping.stop_after(val.root_mean_squared_error, &model)
         {
-            best = Some((val.root_mean_squared_error, model.clone()));
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if cfg.patience > 0 && since_best >= cfg.patience {
-                break;
-            }
+            break;
         }
     }
-    Ok(match best {
-        Some((_, m)) if cfg.patience > 0 => m,
-        _ => model,
-    })
+    Ok(stopping.best_or(model))
 }
 
 /// Buffers, sparse gradients and optimizer state, allocated once.

@@ -72,6 +72,9 @@ impl Stepper for MultitaskStep {
         self.ranking.apply(model)
     }
 
+    fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.ranking.set_learning_rate(learning_rate)
+    }
     fn reset(&mut self) {
         Stepper::reset(&mut self.ranking);
         self.retrieval.reset();

@@ -50,6 +50,20 @@ pub struct TrainConfig {
     /// How the first layer is computed (default: per distinct id).
     #[serde(default)]
     pub first_layer: FirstLayer,
+    /// The learning rate is multiplied by this after every epoch (1: constant, the tutorial's).
+    #[serde(default = "no_decay")]
+    pub learning_rate_decay: f32,
+    /// Fraction of the training examples held out (seeded) to validate each epoch on; 0: none.
+    #[serde(default)]
+    pub validation_fraction: f64,
+    /// Stop after this many epochs without a better validation RMSE and keep the best epoch's
+    /// weights (0: never stop early). Needs a validation fraction.
+    #[serde(default)]
+    pub patience: usize,
+}
+
+fn no_decay() -> f32 {
+    1.0
 }
 
 impl Default for TrainConfig {
@@ -62,6 +76,9 @@ impl Default for TrainConfig {
             seed: 42,
             shuffle: true,
             first_layer: FirstLayer::PerDistinctId,
+            learning_rate_decay: 1.0,
+            validation_fraction: 0.0,
+            patience: 0,
         }
     }
 }
@@ -94,6 +111,21 @@ impl TrainConfig {
                 self.learning_rate,
             ));
         }
+        let decay = self.learning_rate_decay;
+        if !(decay.is_finite() && decay > 0.0 && decay <= 1.0) {
+            return Err(bad("learning-rate-decay", "a number in (0, 1]", decay));
+        }
+        let fraction = self.validation_fraction;
+        if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
+            return Err(bad("validation-fraction", "a number in [0, 1)", fraction));
+        }
+        if self.patience > 0 && fraction == 0.0 {
+            return Err(bad(
+                "patience",
+                "0 unless --validation-fraction holds examples out",
+                self.patience,
+            ));
+        }
         Ok(ValidTrainConfig(self))
     }
 }
@@ -110,6 +142,12 @@ impl ValidTrainConfig {
     /// The checked settings.
     pub fn get(&self) -> &TrainConfig {
         &self.0
+    }
+
+    /// The learning rate of epoch `epoch` (1-based): decayed once per epoch before it.
+    pub fn learning_rate(&self, epoch: usize) -> f32 {
+        let c = &self.0;
+        c.learning_rate * c.learning_rate_decay.powi(epoch.saturating_sub(1) as i32)
     }
 
     /// The optimizer with Keras's default constants and this learning rate.

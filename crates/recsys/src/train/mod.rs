@@ -202,10 +202,10 @@ fn fit_in_order(
     config: &ValidTrainConfig,
     observer: &mut dyn TrainObserver,
 ) -> Result<History> {
-    let cfg = config.get();
+    let first_layer = config.get().first_layer;
     let make =
-        |model: &RankingModel, batch| Step::new(model, batch, config.optimizer(), cfg.first_layer);
-    fit_steps(model, data, cfg, make, observer)
+        |model: &RankingModel, batch| Step::new(model, batch, config.optimizer(), first_layer);
+    fit_steps(model, data, config, make, observer)
 }
 
 /// One kind of training step over the ranking model's tables: the ranking model's own, or a
@@ -221,6 +221,8 @@ pub(crate) trait Stepper {
     ) -> Result<f32>;
     /// Applies the last batch's gradients.
     fn apply(&mut self, model: &mut RankingModel);
+    /// Sets the optimizer's learning rate for the steps that follow (a schedule's epoch).
+    fn set_learning_rate(&mut self, learning_rate: f32);
     /// Forgets the metrics of the previous epoch.
     fn reset(&mut self);
     /// The epoch's metrics so far, as an [`EpochReport`] of `seconds`.
@@ -239,6 +241,9 @@ impl Stepper for Step {
     }
     fn apply(&mut self, model: &mut RankingModel) {
         Step::apply(self, model)
+    }
+    fn set_learning_rate(&mut self, learning_rate: f32) {
+        Step::set_learning_rate(self, learning_rate)
     }
     fn reset(&mut self) {
         self.task.reset()
@@ -259,13 +264,29 @@ impl Stepper for Step {
 pub(crate) fn fit_steps<S: Stepper + Send>(
     model: &mut RankingModel,
     data: &Examples,
-    cfg: &TrainConfig,
+    config: &ValidTrainConfig,
     make: impl FnOnce(&RankingModel, usize) -> S,
     observer: &mut dyn TrainObserver,
 ) -> Result<History> {
+    let cfg = config.get();
     if data.is_empty() {
         return Err(Error::InvalidInput("no training examples".into()));
     }
+    let held_out;
+    let (data, validation) = if cfg.validation_fraction > 0.0 {
+        held_out = crate::mf::split_validation(data, cfg.validation_fraction, cfg.seed)?;
+        if held_out.0.is_empty() || held_out.1.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "--validation-fraction {} leaves {} training and {} validation examples",
+                cfg.validation_fraction,
+                held_out.0.len(),
+                held_out.1.len()
+            )));
+        }
+        (&held_out.0, Some(&held_out.1))
+    } else {
+        (data, None)
+    };
     let batch = cfg.batch_size.min(data.len());
     let mut step = make(model, batch);
     // The loop runs on a worker of a pool of its own, so the elementwise work it splits across
@@ -274,24 +295,71 @@ pub(crate) fn fit_steps<S: Stepper + Send>(
         .thread_name(|i| format!("recsys-train-{i}"))
         .build()
         .map_err(|e| Error::InvalidInput(format!("cannot start training threads: {e}")))?;
-    pool.install(|| run_epochs(model, data, cfg.epochs, batch, &mut step, observer))
+    let epochs = Epochs {
+        data,
+        validation,
+        batch,
+        config,
+    };
+    pool.install(|| epochs.run(model, &mut step, observer))
 }
 
-/// The epochs of [`fit`], on the training pool.
-fn run_epochs(
-    model: &mut RankingModel,
-    data: &Examples,
-    epochs: usize,
+/// What [`fit_steps`] loops over: the training batches, the validation split if any, and the
+/// schedule.
+struct Epochs<'a> {
+    data: &'a Examples,
+    validation: Option<&'a Examples>,
     batch: usize,
-    step: &mut (impl Stepper + Send),
-    observer: &mut dyn TrainObserver,
-) -> Result<History> {
-    let steps = data.len().div_ceil(batch);
-    let mut history = History {
-        epochs: Vec::with_capacity(epochs),
-    };
-    for epoch in 1..=epochs {
-        observer.epoch_begin(epoch, epochs, steps);
+    config: &'a ValidTrainConfig,
+}
+
+impl Epochs<'_> {
+    /// The epochs of [`fit`], on the training pool: each at its scheduled learning rate, each
+    /// validated when a split is held out, stopping early (and keeping the best epoch's
+    /// weights) when the validation RMSE stops improving for `patience` epochs.
+    fn run(
+        &self,
+        model: &mut RankingModel,
+        step: &mut (impl Stepper + Send),
+        observer: &mut dyn TrainObserver,
+    ) -> Result<History> {
+        let epochs = self.config.get().epochs;
+        let mut history = History {
+            epochs: Vec::with_capacity(epochs),
+        };
+        let mut stopping = EarlyStopping::new(self.config.get().patience);
+        for epoch in 1..=epochs {
+            step.set_learning_rate(self.config.learning_rate(epoch));
+            let mut report = self.epoch(model, step, epoch, observer)?;
+            report.validation = match self.validation {
+                Some(v) => Some(evaluate(model, v, self.batch)?),
+                None => None,
+            };
+            observer.epoch_end(epoch, &report);
+            history.epochs.push(report);
+            if let Some(v) = report.validation
+                && stopping.stop_after(v.root_mean_squared_error, model)
+            {
+                break;
+            }
+        }
+        if let Some(best) = stopping.take_best() {
+            *model = best;
+        }
+        Ok(history)
+    }
+
+    /// One pass over the batches; errors when the loss stops being finite.
+    fn epoch(
+        &self,
+        model: &mut RankingModel,
+        step: &mut (impl Stepper + Send),
+        epoch: usize,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<EpochReport> {
+        let (data, batch) = (self.data, self.batch);
+        let steps = data.len().div_ceil(batch);
+        observer.epoch_begin(epoch, self.config.get().epochs, steps);
         let start = Instant::now();
         step.reset();
         for s in 0..steps {
@@ -312,11 +380,50 @@ fn run_epochs(
             step.apply(model);
             observer.step_end(s + 1, loss);
         }
-        let report = step.report(epoch, start.elapsed().as_secs_f64());
-        observer.epoch_end(epoch, &report);
-        history.epochs.push(report);
+        Ok(step.report(epoch, start.elapsed().as_secs_f64()))
     }
-    Ok(history)
+}
+
+/// Early stopping on a validation RMSE: remembers the best epoch's weights, and says when
+/// `patience` epochs in a row have not beaten it (0: never).
+pub(crate) struct EarlyStopping<M> {
+    patience: usize,
+    best: Option<(f64, M)>,
+    since_best: usize,
+}
+
+impl<M: Clone> EarlyStopping<M> {
+    pub(crate) fn new(patience: usize) -> Self {
+        EarlyStopping {
+            patience,
+            best: None,
+            since_best: 0,
+        }
+    }
+
+    /// Records an epoch's validation RMSE for `model`; `true` when training should stop.
+    pub(crate) fn stop_after(&mut self, rmse: f64, model: &M) -> bool {
+        if self.best.as_ref().is_none_or(|(b, _)| rmse < *b) {
+            // Without patience nothing is restored, so there is no copy to keep.
+            if self.patience > 0 {
+                self.best = Some((rmse, model.clone()));
+            }
+            self.since_best = 0;
+            return false;
+        }
+        self.since_best += 1;
+        self.patience > 0 && self.since_best >= self.patience
+    }
+
+    /// The best epoch's weights, when stopping early was asked for and an epoch was validated.
+    pub(crate) fn take_best(&mut self) -> Option<M> {
+        self.best.take().map(|(_, m)| m)
+    }
+
+    /// The best epoch's weights when early stopping was on, else `last`.
+    pub(crate) fn best_or(mut self, last: M) -> M {
+        self.take_best().unwrap_or(last)
+    }
 }
 
 /// The shuffle's seed, derived from the run's seed so that it is a different stream from the

@@ -303,6 +303,11 @@ impl Step {
         }
     }
 
+    /// Sets the learning rate of the updates that follow.
+    pub(crate) fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.optimizer = self.optimizer.with_learning_rate(learning_rate);
+    }
+
     /// Applies the gradients of the last [`gradients`](Self::gradients) call.
     pub(crate) fn apply(&mut self, model: &mut RankingModel) {
         self.iterations += 1;

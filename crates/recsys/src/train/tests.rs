@@ -266,3 +266,112 @@ fn empty_data_and_divergence_are_errors() {
         Err(Error::Diverged { .. })
     ));
 }
+
+#[test]
+fn early_stopping_stops_after_patience_and_keeps_the_best() {
+    let mut s = EarlyStopping::new(2);
+    let rmses = [1.0, 0.8, 0.9, 0.7, 0.75, 0.71, 0.6];
+    let stopped: Vec<bool> = rmses
+        .iter()
+        .enumerate()
+        .map(|(epoch, &r)| s.stop_after(r, &epoch))
+        .collect();
+    assert_eq!(stopped, [false, false, false, false, false, true, false]);
+    assert_eq!(s.take_best(), Some(6), "0.6 at epoch 6 was the best seen");
+    // Without patience it never stops and keeps nothing: the last weights stand.
+    let mut s = EarlyStopping::new(0);
+    assert!(rmses.iter().all(|&r| !s.stop_after(r, &0)));
+    assert_eq!(s.best_or(99), 99);
+}
+
+#[test]
+fn a_validation_split_is_reported_each_epoch_and_the_best_epoch_kept() {
+    let mut data = synthetic(400);
+    // Noise around the rule, so the validation RMSE stops falling and wanders.
+    for (i, r) in data.ratings.iter_mut().enumerate() {
+        *r += ((i * 37 % 11) as f32 - 5.0) * 0.3;
+    }
+    let config = TrainConfig {
+        epochs: 12,
+        batch_size: 8,
+        learning_rate: 2.0,
+        validation_fraction: 0.25,
+        patience: 2,
+        ..TrainConfig::default()
+    }
+    .check()
+    .unwrap();
+    let mut m = tiny(4);
+    let hist = fit(&mut m, &data, &config, &mut Silent).unwrap();
+    let val: Vec<f64> = hist
+        .epochs
+        .iter()
+        .map(|e| e.validation.unwrap().root_mean_squared_error)
+        .collect();
+    assert!(hist.epochs.iter().all(|e| e.metrics.examples == 300));
+    // The model returned is the best epoch's: its RMSE on the held-out quarter (the same
+    // seeded split) is the smallest of the history.
+    let shuffled = {
+        let mut d = data.clone();
+        d.shuffle_if(config.get());
+        d
+    };
+    let (_, held_out) = crate::mf::split_validation(&shuffled, 0.25, 42).unwrap();
+    let now = evaluate(&m, &held_out, 100)
+        .unwrap()
+        .root_mean_squared_error;
+    let best = val.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!((now - best).abs() < 1e-9, "{now} vs best {best} of {val:?}");
+    // And it stopped early: two epochs after the best, short of the twelve asked for.
+    let best_epoch = val.iter().position(|&v| v == best).unwrap() + 1;
+    assert_eq!(val.len(), best_epoch + 2, "{val:?}");
+    assert!(val.len() < 12 && val[val.len() - 1] > best, "{val:?}");
+}
+
+#[test]
+fn the_learning_rate_decays_from_the_second_epoch() {
+    let data = synthetic(120);
+    let run = |decay: f32| {
+        let config = TrainConfig {
+            epochs: 2,
+            batch_size: 40,
+            learning_rate_decay: decay,
+            ..TrainConfig::default()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(config.learning_rate(1), 0.1);
+        assert!((config.learning_rate(3) - 0.1 * decay * decay).abs() < 1e-7);
+        let mut m = tiny(6);
+        fit(&mut m, &data, &config, &mut Silent).unwrap().epochs
+    };
+    let (constant, decayed) = (run(1.0), run(0.5));
+    assert_eq!(constant[0].metrics, decayed[0].metrics);
+    assert_ne!(constant[1].metrics, decayed[1].metrics);
+}
+
+#[test]
+fn schedule_and_stopping_settings_are_checked_by_name() {
+    let named = |c: TrainConfig| match c.check() {
+        Err(Error::Config { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    let d = TrainConfig::default();
+    let decay = |learning_rate_decay| TrainConfig {
+        learning_rate_decay,
+        ..d.clone()
+    };
+    for bad in [0.0, 1.5, f32::NAN] {
+        assert_eq!(named(decay(bad)), "learning-rate-decay");
+    }
+    let fraction = TrainConfig {
+        validation_fraction: 1.0,
+        ..d.clone()
+    };
+    assert_eq!(named(fraction), "validation-fraction");
+    let patience = TrainConfig {
+        patience: 3,
+        ..d.clone()
+    };
+    assert_eq!(named(patience), "patience");
+}
