@@ -22,6 +22,14 @@ pub enum Error {
         /// What was given.
         value: String,
     },
+    /// A configuration file (a feature recipe in TOML) could not be parsed.
+    #[error("{}: {reason}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line and the key.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

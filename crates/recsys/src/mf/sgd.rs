@@ -13,7 +13,7 @@ use recsys_engine::{BiasedDotGrads, Embedding, L2, Optimizer, RankingTask, Spars
 use serde::{Deserialize, Serialize};
 
 use super::{BiasedMf, BiasedMfConfig, evaluate};
-use crate::train::{EpochReport, Examples, Metrics, OptimizerKind, TrainConfig, TrainObserver};
+use crate::train::{BestEpoch, Examples, Metrics, OptimizerKind, TrainConfig, TrainObserver};
 use crate::{Error, Result};
 
 /// How to train by gradient descent, unchecked.
@@ -162,8 +162,7 @@ pub fn fit_sgd(
     recsys_data::shuffle(&mut order, crate::train::shuffle_seed(cfg.seed));
     let data = train.permuted(&order);
     let mut state = SgdState::new(&model, cfg, config.optimizer(1));
-    let mut best: Option<(f64, BiasedMf)> = None;
-    let mut since_best = 0;
+    let mut best = BestEpoch::new(cfg.patience);
     let steps = data.len().div_ceil(cfg.batch_size);
     for epoch in 1..=cfg.epochs {
         observer.epoch_begin(epoch, cfg.epochs, steps);
@@ -171,30 +170,12 @@ pub fn fit_sgd(
         state.optimizer = config.optimizer(epoch);
         let metrics = state.epoch(&mut model, &data, cfg, epoch, observer)?;
         let val = validation.map(|v| evaluate(&model, v)).transpose()?;
-        let report = EpochReport {
-            epoch,
-            metrics,
-            seconds: start.elapsed().as_secs_f64(),
-            validation: val,
-            retrieval_loss: None,
-        };
-        observer.epoch_end(epoch, &report);
-        let Some(val) = val else { continue };
-        if best
-            .as_ref()
-            .is_none_or(|(b, _)| val.root_mean_squared_error < *b)
-        {
-            best = Some((val.root_mean_squared_error, model.clone()));
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if cfg.patience > 0 && since_best >= cfg.patience {
-                break;
-            }
+        if best.end_epoch(observer, epoch, (metrics, val), start, &model) {
+            break;
         }
     }
-    Ok(match best {
-        Some((_, m)) if cfg.patience > 0 => m,
+    Ok(match best.into_best() {
+        Some(m) if cfg.patience > 0 => m,
         _ => model,
     })
 }

@@ -6,6 +6,7 @@
 //! epoch from the predictions made before each step's update, exactly as Keras reports it.
 
 mod config;
+mod early_stop;
 mod step;
 
 use std::time::Instant;
@@ -15,6 +16,7 @@ use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
 pub use config::{FirstLayer, OptimizerKind, TrainConfig, ValidTrainConfig};
+pub(crate) use early_stop::BestEpoch;
 pub(crate) use step::{Predictor, Step};
 
 use crate::model::RankingModel;
