@@ -136,6 +136,10 @@ pub struct TrainingRecord {
     /// it needs no new format version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multitask: Option<MultitaskRecord>,
+    /// For a `features` model: every training setting of its recipe (`config` holds the ones
+    /// the kinds share). Informational, so it needs no new format version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<crate::features::config::FeatureTrainConfig>,
 }
 
 /// How a multitask model was trained and how well it retrieves.
