@@ -57,8 +57,8 @@ pub use error::EngineError;
 pub use init::InitRng;
 pub use layers::{
     Activation, BiasedDot, BiasedDotGrads, Cross, CrossBuffers, CrossGrads, Dense, DenseGrads,
-    DistinctIds, Embedding, L2, LookupProjection, Projected, Ragged, SparseGrad, TiledStep, Which,
-    forward_tiled,
+    DistinctIds, Dropout, Embedding, L2, LookupProjection, Projected, Ragged, SparseGrad,
+    TiledStep, Which, forward_tiled,
 };
 pub use losses::{InBatchSoftmax, MeanSquaredError, Towers};
 pub use metrics::{FactorizedTopK, RootMeanSquaredError};

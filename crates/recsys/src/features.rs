@@ -16,7 +16,7 @@ pub mod train;
 
 use recsys_data::{Rating, Vocabulary};
 use recsys_engine::init::{EMBEDDING_UNIFORM_LIMIT, InitRng};
-use recsys_engine::{Activation, Cross, CrossBuffers, Dense, Embedding, RankingTask};
+use recsys_engine::{Activation, Cross, CrossBuffers, Dense, Dropout, Embedding, RankingTask};
 
 pub use config::{FeatureInput, FeatureModelConfig, FeatureRecipe, FeatureSpec};
 pub use encode::{FeatureEncoder, FeatureRows, Interaction, Lookup, SideTable};
@@ -123,6 +123,17 @@ impl FeatureModel {
 
     /// Runs `rows` (at most the pass's capacity) forward; returns the predictions, unclamped.
     pub fn forward<'p>(&self, rows: &FeatureRows, pass: &'p mut Pass) -> &'p [f32] {
+        self.forward_with(rows, pass, None)
+    }
+
+    /// [`forward`](Self::forward) while training: with `dropout`, one per hidden layer,
+    /// applied to its output.
+    pub(crate) fn forward_with<'p>(
+        &self,
+        rows: &FeatureRows,
+        pass: &'p mut Pass,
+        mut dropout: Option<&mut [Dropout]>,
+    ) -> &'p [f32] {
         let n = rows.len();
         assert!(n <= pass.capacity, "forward: batch larger than the pass");
         let width = self.config.input_width();
@@ -143,6 +154,9 @@ impl FeatureModel {
                 &head[k - 1]
             };
             self.tower[k].forward(input, n, &mut tail[0]);
+            if let Some(d) = dropout.as_deref_mut().and_then(|d| d.get_mut(k)) {
+                d.forward(&mut tail[0][..n * self.tower[k].units]);
+            }
         }
         &pass.acts[self.tower.len() - 1][..n]
     }

@@ -115,6 +115,10 @@ pub struct NetworkSpec {
     pub cross_rank: Option<usize>,
     /// Widths of the hidden ReLU layers; a linear layer of width 1 follows.
     pub hidden_layers: Vec<usize>,
+    /// While training, drop each hidden layer's outputs with this probability (inverted
+    /// dropout, seeded); absent or 0: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<f32>,
 }
 
 /// The feature model's shape: its features, in concatenation order, and its network. Saved in
@@ -271,6 +275,15 @@ impl FeatureModelConfig {
                     value: w.to_string(),
                 });
             }
+        }
+        if let Some(r) = n.dropout
+            && !(r.is_finite() && (0.0..1.0).contains(&r))
+        {
+            return Err(Error::Config {
+                field: "network.dropout",
+                allowed: "a number in [0, 1)",
+                value: r.to_string(),
+            });
         }
         if n.cross_layers > 16 {
             return Err(Error::Config {
@@ -460,6 +473,10 @@ mod tests {
             "[[feature]]\ninput = \"user_id\"\ndim = 4\n[network]\nhidden_layers = [0]\n",
         );
         assert!(e.contains("hidden_layers"), "{e}");
+        let e = check_err(&format!(
+            "[[feature]]\ninput = \"user_id\"\ndim = 4\n{NET}dropout = 1.0\n"
+        ));
+        assert!(e.contains("network.dropout"), "{e}");
         let e = check_err(&format!(
             "[[feature]]\ninput = \"user_id\"\ndim = 4\n{NET}[train]\nlearning_rate = -1\n"
         ));

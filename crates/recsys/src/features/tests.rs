@@ -100,6 +100,7 @@ pub(crate) fn tiny(cross: usize, rank: Option<usize>) -> (FeatureModel, LabeledR
             cross_layers: cross,
             cross_rank: rank,
             hidden_layers: vec![8],
+            dropout: None,
         },
         clip: None,
     };
@@ -127,8 +128,9 @@ pub(crate) fn train_config(epochs: usize) -> FeatureTrainConfig {
 
 #[test]
 fn learns_a_user_item_interaction_with_and_without_cross_layers() {
-    for (cross, rank) in [(0, None), (1, None), (2, Some(2))] {
-        let (model, data) = tiny(cross, rank);
+    for (cross, rank, dropout) in [(0, None, None), (1, None, Some(0.1)), (2, Some(2), None)] {
+        let (mut model, data) = tiny(cross, rank);
+        model.config.network.dropout = dropout;
         let before = evaluate_rows(&model, &data)
             .unwrap()
             .root_mean_squared_error;

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use recsys_engine::{CrossGrads, DenseGrads, Optimizer, RankingTask, Slots, SparseGrad};
+use recsys_engine::{CrossGrads, DenseGrads, Dropout, Optimizer, RankingTask, Slots, SparseGrad};
 
 use super::config::FeatureTrainConfig;
 use super::{FeatureModel, FeatureRows, Pass};
@@ -71,6 +71,7 @@ pub fn fit_features(
     .optimizer();
     start_at_the_mean(&mut model, &train.ratings);
     let mut trainer = Trainer::new(&model, optimizer, cfg.batch_size, &train.rows);
+    trainer.dropout = dropout_layers(&model, cfg.seed);
     let mut order: Vec<usize> = (0..train.ratings.len()).collect();
     let mut best = BestEpoch::new(cfg.patience);
     let steps = order.len().div_ceil(cfg.batch_size);
@@ -103,6 +104,18 @@ fn start_at_the_mean(model: &mut FeatureModel, ratings: &[f32]) {
     }
 }
 
+/// One seeded [`Dropout`] per hidden layer, if the network has a dropout rate.
+fn dropout_layers(model: &FeatureModel, seed: u64) -> Option<Vec<Dropout>> {
+    let rate = model.config.network.dropout.filter(|&r| r > 0.0)?;
+    let hidden = model.tower.len() - 1;
+    // Streams of their own: not the weights' nor the shuffle's.
+    Some(
+        (0..hidden as u64)
+            .map(|k| Dropout::new(rate, seed ^ 0xD80F_0000 ^ k))
+            .collect(),
+    )
+}
+
 /// Every buffer, gradient and optimizer slot a step needs, allocated once.
 struct Trainer {
     optimizer: Optimizer,
@@ -121,6 +134,8 @@ struct Trainer {
     cross: Vec<(CrossGrads, [Slots; 3])>,
     sparse: Vec<(SparseGrad, Slots)>,
     scratch: Vec<f32>,
+    /// Training-only dropout after each hidden layer, if any.
+    dropout: Option<Vec<Dropout>>,
 }
 
 impl Trainer {
@@ -167,6 +182,7 @@ impl Trainer {
                 })
                 .collect(),
             scratch: Vec::new(),
+            dropout: None,
         }
     }
 
@@ -201,7 +217,7 @@ impl Trainer {
     fn step(&mut self, model: &mut FeatureModel) -> f32 {
         let n = self.batch.len();
         let last = model.tower.len() - 1;
-        let pred = model.forward(&self.batch, &mut self.pass);
+        let pred = model.forward_with(&self.batch, &mut self.pass, self.dropout.as_deref_mut());
         let loss = self
             .task
             .compute(pred, &self.labels, &mut self.d_acts[last][..n]);
@@ -216,6 +232,9 @@ impl Trainer {
         let depth = model.cross.len();
         for k in (0..model.tower.len()).rev() {
             let (below, here) = self.d_acts.split_at_mut(k);
+            if let Some(d) = self.dropout.as_ref().and_then(|d| d.get(k)) {
+                d.backward(&mut here[0][..n * model.tower[k].units]);
+            }
             let (input, d_in): (&[f32], &mut [f32]) = if k == 0 {
                 (&self.pass.xs[depth], &mut self.d_xs[depth])
             } else {
@@ -287,12 +306,19 @@ mod tests {
     use crate::features::tests::tiny;
     use recsys_engine::gradcheck::check_gradient;
 
-    /// The batch's MSE as a function of one tensor of the model.
-    fn loss_with(model: &FeatureModel, data: &LabeledRows, tensor: usize, values: &[f32]) -> f64 {
+    /// The batch's MSE as a function of one tensor of the model, with the dropout masks that
+    /// `dropout` (cloned, so every call draws the same ones) draws.
+    fn loss_with(
+        model: &FeatureModel,
+        data: &LabeledRows,
+        dropout: &Option<Vec<Dropout>>,
+        (tensor, values): (usize, &[f32]),
+    ) -> f64 {
         let mut m = model.clone();
         m.tensors_mut()[tensor].copy_from_slice(values);
         let mut pass = m.pass(data.ratings.len());
-        let pred = m.forward(&data.rows, &mut pass);
+        let mut dropout = dropout.clone();
+        let pred = m.forward_with(&data.rows, &mut pass, dropout.as_deref_mut());
         let n = pred.len() as f64;
         pred.iter()
             .zip(&data.ratings)
@@ -303,8 +329,9 @@ mod tests {
 
     #[test]
     fn the_whole_backward_pass_matches_finite_differences() {
-        for (cross, rank) in [(0, None), (2, None), (1, Some(3))] {
+        for (cross, rank, dropout) in [(0, None, None), (2, None, None), (1, Some(3), Some(0.4))] {
             let (mut model, all) = tiny(cross, rank);
+            model.config.network.dropout = dropout;
             // ReLU's kink at 0 is within a finite difference's step of some pre-activations;
             // a linear hidden layer keeps the wiring under test and the check exact.
             model.tower[0].activation = recsys_engine::Activation::Linear;
@@ -313,6 +340,8 @@ mod tests {
             let mut t = Trainer::new(&model, sgd, data.ratings.len(), &data.rows);
             t.batch = data.rows.clone();
             t.labels = data.ratings.clone();
+            t.dropout = dropout_layers(&model, 5);
+            let masks = t.dropout.clone();
             let mut m = model.clone();
             t.step(&mut m);
             // Analytic gradients, in `tensors()` order.
@@ -340,7 +369,9 @@ mod tests {
             assert_eq!(grads.len(), names.len());
             for (i, (name, g)) in names.iter().zip(&grads).enumerate() {
                 let mut values = model.tensors()[i].2.to_vec();
-                check_gradient(name, &mut values, g, |v| loss_with(&model, &data, i, v));
+                check_gradient(name, &mut values, g, |v| {
+                    loss_with(&model, &data, &masks, (i, v))
+                });
             }
         }
     }
