@@ -155,13 +155,25 @@ impl Lookup {
         }
     }
 
-    /// Reads the saved form back; a vocabulary out of order is an error.
+    /// Reads the saved form back; a vocabulary out of order, zero hash bins or boundaries that
+    /// are not finite and increasing are errors.
     pub fn from_file(file: LookupFile) -> Result<Self> {
         Ok(match file {
             LookupFile::Vocabulary { values } => {
                 Lookup::Vocabulary(Vocabulary::from_sorted(values)?)
             }
+            LookupFile::Hash { bins: 0 } => {
+                return Err(Error::InvalidInput("a hash lookup with 0 bins".into()));
+            }
             LookupFile::Hash { bins } => Lookup::Hash(bins),
+            LookupFile::Buckets { boundaries }
+                if boundaries.iter().any(|b| !b.is_finite())
+                    || boundaries.windows(2).any(|w| w[0] >= w[1]) =>
+            {
+                return Err(Error::InvalidInput(format!(
+                    "bucket boundaries {boundaries:?} are not finite and increasing"
+                )));
+            }
             LookupFile::Buckets { boundaries } => Lookup::Buckets(boundaries),
             LookupFile::Genres => Lookup::Genres,
         })

@@ -210,4 +210,19 @@ fn lookups_round_trip_through_their_saved_form_and_select_reorders() {
     assert_eq!(picked.feature(3).values(0), all.feature(3).values(2));
     assert_eq!(picked.feature(0).values(1), all.feature(0).values(0));
     assert!(FeatureEncoder::from_parts(specs.to_vec(), Vec::new()).is_err());
+    let bad = [
+        LookupFile::Hash { bins: 0 },
+        LookupFile::Buckets {
+            boundaries: vec![2.0, 1.0],
+        },
+        LookupFile::Buckets {
+            boundaries: vec![f64::NAN],
+        },
+        LookupFile::Vocabulary {
+            values: vec!["b".into(), "a".into()],
+        },
+    ];
+    for file in bad {
+        assert!(Lookup::from_file(file.clone()).is_err(), "{file:?}");
+    }
 }
