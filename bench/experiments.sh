@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The rows of docs/experiments.md: each preset on TFRS's split, five seeds, test RMSE and the
-# training command's wall time. Usage: bench/experiments.sh [PRESET...] (default: all three);
+# training command's wall time. Usage: bench/experiments.sh [PRESET...] (default: all three;
+# `features` also needs RECSYS_DATA_DIR holding ml-100k/ for its side information);
 # `multitask` runs the multitask table instead: weights (1,0), (0,1), (1,1), each with test RMSE
 # and top-100 accuracy.
 # Needs a release build (cargo build --release) and ../shared/peers/split/{train,test}.tsv.

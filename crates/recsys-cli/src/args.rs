@@ -59,7 +59,8 @@ pub struct OutputArgs {
 /// Where MovieLens 100k lives.
 #[derive(Debug, Args, Clone, Default)]
 pub struct DataDirArgs {
-    /// A folder holding `ml-100k/` (default: $RECSYS_DATA_DIR, else download to the cache).
+    /// A folder holding `ml-100k/` (default: $RECSYS_DATA_DIR, else download to the cache):
+    /// MovieLens's ratings, and the side information of `--preset features`.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }
@@ -191,7 +192,7 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataDirArgs,
     /// Training ratings, TSV or CSV with a header (default: MovieLens 100k, split 80/20).
-    #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+    #[arg(long, value_name = "FILE")]
     pub train: Option<PathBuf>,
     /// Test ratings, same format as --train.
     #[arg(long, value_name = "FILE", requires = "train")]
@@ -213,6 +214,10 @@ pub struct TrainArgs {
     /// Flags given explicitly override the preset's values.
     #[arg(long, value_enum, default_value_t = PresetArg::Tutorial)]
     pub preset: PresetArg,
+    /// Train the side-feature model declared in this TOML recipe (features, network, training;
+    /// see configs/features.toml) instead of a preset's.
+    #[arg(long, value_name = "RECIPE.toml")]
+    pub features: Option<PathBuf>,
     #[command(flatten)]
     pub recipe: RecipeArgs,
     #[command(flatten)]

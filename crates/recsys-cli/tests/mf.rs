@@ -32,7 +32,10 @@ recsys_test!(
         let manifest: serde_json::Value =
             serde_json::from_str(&dir.read_string("mf/manifest.json")).unwrap();
         assert_eq!(manifest["model_kind"], "biased_mf");
-        assert_eq!(manifest["format_version"], 2);
+        assert_eq!(
+            manifest["format_version"],
+            recsys::artifact::ARTIFACT_FORMAT_VERSION
+        );
         assert_eq!(manifest["model"]["factors"], 6);
         assert_eq!(
             manifest["training"]["recipe"]["trainer"]["bpmf"]["samples"],

@@ -66,6 +66,18 @@ pub enum DataError {
         listed_in: &'static str,
     },
 
+    /// A side-information file (`u.user`, `u.item`, `u.data`) has no row for an id that an
+    /// interaction needs (a user with no demographics, a title not in the catalogue).
+    #[error("{}: no row for {what} {id:?} (its side features cannot be computed)", path.display())]
+    NoSideInfo {
+        /// The file that should hold the row.
+        path: PathBuf,
+        /// What was looked up: "user id", "title", "rating of".
+        what: &'static str,
+        /// The id as given.
+        id: String,
+    },
+
     /// A file has no header or no data rows.
     #[error("{}: {what}", path.display())]
     Empty {

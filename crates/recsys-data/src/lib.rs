@@ -9,7 +9,9 @@
 //!    of millions of rows, an [`Encoder`] that streams them into compact [`EncodedRatings`]
 //!    (12 bytes a row) and the vocabularies;
 //! 3. [`split`] / [`shuffle`]: a documented, seeded shuffle and a train/test split;
-//! 4. [`Vocabulary`]: Keras `StringLookup` semantics, raw id to embedding row.
+//! 4. [`Vocabulary`]: Keras `StringLookup` semantics, raw id to embedding row;
+//! 5. [`SideInfo`] and the feature transforms ([`hash_row`], [`bucketize`], [`tokenize`], …):
+//!    side features of users and movies, joined by user id and title.
 //!
 //! Bad input gives a [`DataError`] naming the file and line, never a panic. The library never
 //! prints; download progress goes to a [`DownloadObserver`].
@@ -48,6 +50,7 @@
 mod download;
 mod encoded;
 mod error;
+mod features;
 mod interactions;
 mod lines;
 mod movielens;
@@ -67,6 +70,10 @@ pub use download::{
 };
 pub use encoded::{EncodedRatings, Encoder};
 pub use error::{DataError, Result};
+pub use features::{
+    FNV_OFFSET_BASIS, FNV_PRIME, SideInfo, bucketize, equal_width_boundaries, fnv1a64, hash_row,
+    release_year, tokenize, zip_prefix,
+};
 pub use interactions::{ColumnNames, for_each_interaction, read_interactions};
 pub use movielens::{GENRES, Movie, MovieLens100k, User};
 pub use split::{shuffle, shuffle_with, split};
@@ -103,5 +110,6 @@ mod tests {
         has_autotraits::<Encoder>();
         has_autotraits::<EncodedRatings>();
         has_autotraits::<DataError>();
+        has_autotraits::<SideInfo>();
     }
 }

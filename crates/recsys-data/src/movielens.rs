@@ -191,6 +191,8 @@ fn read_items(path: &Path) -> Result<Vec<Movie>> {
                 }
             };
         }
+        crate::features::release_year(f[2])
+            .map_err(|m| DataError::parse(path, line, format!("field 3 (release date): {m}")))?;
         movies.push(Movie {
             id,
             title: f[1].to_owned(),

@@ -6,7 +6,8 @@
 //! allocates nothing per step), and has its gradient checked against finite differences.
 //!
 //! - [`layers`]: [`Embedding`] tables with sparse row gradients, [`Dense`] layers, activations,
-//!   [`BiasedDot`] (biased matrix factorization) and the [`L2`] penalty;
+//!   [`BiasedDot`] (biased matrix factorization), the [`L2`] penalty, DCN-v2's [`Cross`] layer
+//!   and mean-pooled lookups of multi-valued features ([`Ragged`]);
 //! - [`gibbs`]: the normal, gamma and Wishart draws and the small Cholesky algebra of Bayesian
 //!   matrix factorization's Gibbs sampler;
 //! - [`losses`] and [`metrics`], combined into [`tasks`] (a task is a loss plus metrics): the
@@ -55,8 +56,9 @@ pub mod tasks;
 pub use error::EngineError;
 pub use init::InitRng;
 pub use layers::{
-    Activation, BiasedDot, BiasedDotGrads, Dense, DenseGrads, DistinctIds, DotInteraction, Dropout,
-    Embedding, L2, LookupProjection, Projected, SparseGrad, TiledStep, Which, forward_tiled,
+    Activation, BiasedDot, BiasedDotGrads, Cross, CrossBuffers, CrossGrads, Dense, DenseGrads,
+    DistinctIds, DotInteraction, Dropout, Embedding, L2, LookupProjection, Projected, Ragged,
+    SparseGrad, TiledStep, Which, forward_tiled,
 };
 pub use losses::{InBatchSoftmax, MeanSquaredError, Towers};
 pub use metrics::{FactorizedTopK, RootMeanSquaredError};

@@ -252,10 +252,21 @@ fn write_vocabularies(
 /// [`export_mf`]. A missing or corrupt model is an error naming the file; nothing is written
 /// then.
 pub fn export(model_dir: &Path, out: &Path, options: &ExportOptions) -> Result<ExportReport> {
-    match artifact::load_any(model_dir)?.model {
+    let saved = artifact::load_any(model_dir)?;
+    match saved.model {
         AnyModel::Ranking(model) => export_model(&model, out, options),
         AnyModel::BiasedMf(model) => export_mf(&model, out, options),
+        AnyModel::Features(_) => Err(unsupported(model_dir, saved.manifest.model_kind)),
     }
+}
+
+/// The error for a model kind no exported graph exists for (the feature model).
+pub fn unsupported(model_dir: &Path, kind: String) -> Error {
+    Error::Model(recsys::Error::UnsupportedModelKind {
+        path: model_dir.to_owned(),
+        kind,
+        expected: "ranking\" or \"biased_mf",
+    })
 }
 
 /// Reads back an ONNX file with string inputs that [`export`] wrote, as the model it computes

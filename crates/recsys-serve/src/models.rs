@@ -228,8 +228,16 @@ fn load(name: &str, dir: &Path, version: u64) -> Result<(LoadedModel, Vec<u8>)> 
         .get("weights.safetensors")
         .map(|d| d.sha256.chars().take(12).collect())
         .unwrap_or_default();
+    let kind = saved.manifest.model_kind.clone();
+    let scorer = Scorer::from_any(saved.model).ok_or_else(|| {
+        load_error(recsys::Error::UnsupportedModelKind {
+            path: dir.to_owned(),
+            kind,
+            expected: "ranking\" or \"biased_mf",
+        })
+    })?;
     let model = LoadedModel {
-        scorer: Scorer::from_any(saved.model),
+        scorer,
         manifest: saved.manifest,
         version,
         weights_sha256,

@@ -5,6 +5,7 @@
 //!   manifest.json        format + version, model config, training record, file checksums
 //!   weights.safetensors  the tensors, named as in the TensorFlow parity fixture
 //!   vocabulary.json      {"user_id": [...], "movie_title": [...]}, sorted, row = index + 1
+//!   features.json        (kind "features" only) each feature's lookup and the side information
 //! ```
 //!
 //! Saving is atomic: everything is written into a temporary sibling directory which is then
@@ -26,10 +27,11 @@ use crate::model::{RankingModel, RankingModelConfig};
 use crate::train::{EpochReport, Metrics, TrainConfig};
 use crate::{Error, Result, weights};
 
-/// The format version this build writes. Version 2 added the `biased_mf` model kind (its
-/// config in `model`, its recipe in `training.recipe`); version 1 files hold `ranking` models
-/// and read unchanged.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 2;
+/// The format version this build writes. Version 3 added the `features` model kind (its
+/// config in `model`, its lookups and side information in `features.json`, listed in `files`
+/// like the others); version 2 added `biased_mf` (its config in `model`, its recipe in
+/// `training.recipe`); version 1 files hold `ranking` models. Older versions read unchanged.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 3;
 /// The oldest format version this build reads.
 pub const OLDEST_SUPPORTED: u32 = 1;
 
@@ -47,7 +49,8 @@ pub struct Manifest {
     pub format_version: u32,
     /// The recsys version that wrote it.
     pub created_by: String,
-    /// `"ranking"` (the TFRS ranking tutorial's model) or `"biased_mf"` (since version 2).
+    /// `"ranking"` (the TFRS ranking tutorial's model), `"biased_mf"` (since version 2) or
+    /// `"features"` (since version 3).
     pub model_kind: String,
     /// The model's shape.
     pub model: ModelConfig,
@@ -61,6 +64,10 @@ pub struct Manifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ModelConfig {
+    /// Kind `"features"`. First, because its required `features` and `network` keys are what
+    /// tell it apart (untagged variants are tried in order, and a ranking config's keys are a
+    /// subset of nothing here).
+    Features(crate::features::FeatureModelConfig),
     /// Kind `"ranking"`.
     Ranking(RankingModelConfig),
     /// Kind `"biased_mf"`.
@@ -71,6 +78,8 @@ pub enum ModelConfig {
 pub const RANKING: &str = "ranking";
 /// The `model_kind` of biased matrix factorization.
 pub const BIASED_MF: &str = "biased_mf";
+/// The `model_kind` of the side-feature model.
+pub const FEATURES: &str = "features";
 
 /// Size and checksum of one file of the artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +136,10 @@ pub struct TrainingRecord {
     /// it needs no new format version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multitask: Option<MultitaskRecord>,
+    /// For a `features` model: every training setting of its recipe (`config` holds the ones
+    /// the kinds share). Informational, so it needs no new format version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<crate::features::config::FeatureTrainConfig>,
 }
 
 /// How a multitask model was trained and how well it retrieves.
@@ -177,6 +190,7 @@ pub fn save(model: &RankingModel, training: Option<&TrainingRecord>, dir: &Path)
         users: &model.user_vocabulary,
         titles: &model.title_vocabulary,
         tensors: weights::named(model),
+        extra: Vec::new(),
     };
     save_parts(&parts, training, dir)
 }
@@ -189,6 +203,8 @@ pub(crate) struct Parts<'a> {
     pub(crate) titles: &'a Vocabulary,
     /// Named `F32` tensors (name, shape, values), streamed into `weights.safetensors`.
     pub(crate) tensors: Vec<(String, Vec<usize>, &'a [f32])>,
+    /// Further files of this kind (name, contents), checksummed like the others.
+    pub(crate) extra: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// [`save`] for any model kind.
@@ -252,6 +268,10 @@ fn write_all(parts: &Parts, training: Option<&TrainingRecord>, tmp: &Path) -> Re
         serde_json::to_writer(w, &vocab).map_err(std::io::Error::other)
     })?;
     files.insert(VOCABULARY.to_owned(), vocab_digest);
+    for (name, bytes) in &parts.extra {
+        write_synced(&tmp.join(name), bytes)?;
+        files.insert((*name).to_owned(), digest(bytes));
+    }
     let manifest = Manifest {
         format: FORMAT_NAME.into(),
         format_version: ARTIFACT_FORMAT_VERSION,
@@ -384,31 +404,8 @@ pub(crate) fn read_files(
             expected: kind,
         });
     }
-    let read_checked = |file: &str| -> Result<Vec<u8>> {
-        let path = dir.join(file);
-        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let want = manifest.files.get(file).ok_or_else(|| Error::Corrupt {
-            path: dir.join(MANIFEST),
-            reason: format!("no checksum listed for {file}"),
-        })?;
-        let got = digest(&bytes);
-        if got.bytes != want.bytes {
-            let reason = format!(
-                "{} bytes, the manifest says {} (truncated or replaced?)",
-                got.bytes, want.bytes
-            );
-            return Err(Error::Corrupt { path, reason });
-        }
-        if got.sha256 != want.sha256 {
-            return Err(Error::Corrupt {
-                path,
-                reason: "SHA-256 does not match the manifest (modified?)".into(),
-            });
-        }
-        Ok(bytes)
-    };
-    let vocab_bytes = read_checked(VOCABULARY)?;
-    let weight_bytes = read_checked(WEIGHTS)?;
+    let vocab_bytes = read_checked(dir, manifest, VOCABULARY)?;
+    let weight_bytes = read_checked(dir, manifest, WEIGHTS)?;
     let vocab_path = dir.join(VOCABULARY);
     let corrupt = |reason: String| Error::Corrupt {
         path: vocab_path.clone(),
@@ -421,6 +418,31 @@ pub(crate) fn read_files(
     let titles = Vocabulary::from_sorted(vocab.movie_title)
         .map_err(|e| corrupt(format!("movie_title: {e}")))?;
     Ok((users, titles, weight_bytes))
+}
+
+/// The bytes of `dir/file`, checked against the size and SHA-256 `manifest` lists for it.
+pub(crate) fn read_checked(dir: &Path, manifest: &Manifest, file: &str) -> Result<Vec<u8>> {
+    let path = dir.join(file);
+    let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let want = manifest.files.get(file).ok_or_else(|| Error::Corrupt {
+        path: dir.join(MANIFEST),
+        reason: format!("no checksum listed for {file}"),
+    })?;
+    let got = digest(&bytes);
+    if got.bytes != want.bytes {
+        let reason = format!(
+            "{} bytes, the manifest says {} (truncated or replaced?)",
+            got.bytes, want.bytes
+        );
+        return Err(Error::Corrupt { path, reason });
+    }
+    if got.sha256 != want.sha256 {
+        return Err(Error::Corrupt {
+            path,
+            reason: "SHA-256 does not match the manifest (modified?)".into(),
+        });
+    }
+    Ok(bytes)
 }
 
 /// `dir/manifest.json`, its format and version checked first.
@@ -455,7 +477,9 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
 }
 
 mod any;
+mod features;
 pub use any::{AnyModel, AnySaved, load_any, save_mf};
+pub use features::save_features;
 
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,14 @@ pub enum Error {
         /// What was given.
         value: String,
     },
+    /// A configuration file (a feature recipe in TOML) could not be parsed.
+    #[error("{}: {reason}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line and the key.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -63,7 +71,7 @@ pub enum Error {
         newest: u32,
     },
     /// A saved model is of a kind this operation cannot use (e.g. serving or exporting a
-    /// `biased_mf` model, which only `evaluate` and `rank` support so far).
+    /// `features` model, which only `evaluate` and `rank` support so far).
     #[error(
         "{}: model kind \"{kind}\" is not supported here (this needs a \"{expected}\" model; `recsys evaluate` and `recsys rank` read every kind)",
         path.display()

@@ -37,6 +37,7 @@
 
 pub mod artifact;
 mod error;
+pub mod features;
 pub mod mf;
 pub mod model;
 pub mod multitask;

@@ -121,13 +121,16 @@ impl Scorer {
         }
     }
 
-    /// A scorer for a model of any kind [`load_any`](crate::artifact::load_any) reads.
-    pub fn from_any(model: AnyModel) -> Self {
+    /// A scorer for a ranking model or a biased MF as [`load_any`](crate::artifact::load_any)
+    /// reads them; `None` for a feature model, whose side information a `(user, title)` pair
+    /// does not carry.
+    pub fn from_any(model: AnyModel) -> Option<Self> {
         match model {
-            AnyModel::Ranking(model) => Self::new(model),
-            AnyModel::BiasedMf(model) => Scorer {
+            AnyModel::Ranking(model) => Some(Self::new(model)),
+            AnyModel::BiasedMf(model) => Some(Scorer {
                 kind: Kind::BiasedMf(model),
-            },
+            }),
+            AnyModel::Features(_) => None,
         }
     }
 
@@ -442,7 +445,7 @@ mod tests {
             *v = (i as f32 * 1.3).cos() * 2.0;
         }
         m.item_bias.table.copy_from_slice(&[0.0, 0.4, -0.2, 0.1]);
-        let scorer = Scorer::from_any(AnyModel::BiasedMf(m.clone()));
+        let scorer = Scorer::from_any(AnyModel::BiasedMf(m.clone())).unwrap();
         assert!(scorer.ranking_model().is_none());
         assert_eq!(scorer.num_title_rows(), 4);
         let titles = ["C (1992)", "nope", "A (1990)", "B (1991)"];

@@ -171,6 +171,7 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<Tu
         test: Some(test),
         recipe: None,
         multitask: None,
+        features: None,
     };
     artifact::save(&model, Some(&record), &config.out)?;
 

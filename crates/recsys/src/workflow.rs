@@ -16,7 +16,9 @@ use crate::multitask::{self, MultitaskWeights, RetrievalReport};
 use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig, TrainObserver};
 use crate::{Error, Result, weights};
 
+mod features;
 mod mf;
+pub use features::{FeatureTrainJob, train_features_and_save};
 pub use mf::{MfTrainJob, train_mf_and_save};
 
 /// Receives everything a job reports: narration, download progress, training progress.
@@ -305,6 +307,7 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
             weights: w.get(),
             test_retrieval: retrieval.clone(),
         }),
+        features: None,
     };
     artifact::save(&model, Some(&record), &job.out)?;
     let timings = Timings {
@@ -349,7 +352,8 @@ fn evaluate_job(
 /// test split its manifest records (MovieLens re-split with the same seed, or the test file it
 /// used).
 ///
-/// `data_dir` locates MovieLens for a model trained on it.
+/// `data_dir` locates MovieLens for a model trained on it (and for a feature model with a
+/// timestamp feature, the `u.data` its test ratings' times are joined from).
 pub fn evaluate_saved(
     dir: &Path,
     test: Option<(&Path, &ColumnNames)>,
@@ -357,7 +361,16 @@ pub fn evaluate_saved(
     progress: &mut dyn DownloadObserver,
 ) -> Result<Metrics> {
     let saved = artifact::load_any(dir)?;
-    let rows = test_ratings(dir, &saved.manifest, test, data_dir, progress)?;
+    let mut rows = test_ratings(dir, &saved.manifest, test, data_dir, progress)?;
+    if let artifact::AnyModel::Features(m) = &saved.model
+        && m.config.uses_timestamp()
+    {
+        // Interaction files have no times: join them from u.data, as training did.
+        let side = recsys_data::SideInfo::load(&locate_movielens(data_dir, progress)?)?;
+        for r in rows.iter_mut().filter(|r| r.timestamp.is_none()) {
+            r.timestamp = side.timestamp(&r.user_id, &r.movie_title);
+        }
+    }
     saved.model.evaluate(&rows)
 }
 

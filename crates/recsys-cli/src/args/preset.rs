@@ -2,6 +2,7 @@
 //! the recipe flags) into the library's [`Recipe`].
 
 use clap::{Args, ValueEnum};
+use recsys::features::FeatureRecipe;
 use recsys::mf::MfTrainer;
 use recsys::preset::{Preset, Recipe};
 use recsys::train::TrainConfig;
@@ -19,6 +20,8 @@ pub enum PresetArg {
     Best,
     /// TFRS's multitask tutorial: the ranking model trained for rating and retrieval at once.
     Multitask,
+    /// Side features (configs/features.toml) with a DCN-v2 cross layer.
+    Features,
 }
 
 /// Multitask settings (preset multitask). Unset flags take the preset's values.
@@ -39,7 +42,7 @@ pub struct MfArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub factors: Option<usize>,
     /// Share of the training data held out for validation and early stopping, in [0, 1)
-    /// [mf-sgd: 0.1; others: 0].
+    /// [mf-sgd: 0.1; features: 0.1; others: 0].
     #[arg(long, allow_negative_numbers = true)]
     pub validation_fraction: Option<f64>,
     /// best: Gibbs sweeps discarded before averaging [20].
@@ -64,7 +67,7 @@ pub struct MfArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub init_std: Option<f32>,
     /// Stop after this many epochs without a better validation RMSE, keeping the best epoch
-    /// (0: never; needs --validation-fraction) [mf-sgd: 3; ranking: 0].
+    /// (0: never; needs --validation-fraction) [mf-sgd: 3; features: 2; ranking: 0].
     #[arg(long, allow_negative_numbers = true)]
     pub patience: Option<usize>,
 }
@@ -76,6 +79,7 @@ impl From<PresetArg> for Preset {
             PresetArg::MfSgd => Preset::MfSgd,
             PresetArg::Best => Preset::Best,
             PresetArg::Multitask => Preset::Multitask,
+            PresetArg::Features => Preset::Features,
         }
     }
 }
@@ -124,7 +128,22 @@ impl TrainArgs {
                 self.multitask.retrieval_weight.is_some(),
             ),
         ];
-        let mut recipe = Preset::from(self.preset).recipe();
+        let mut recipe = match &self.features {
+            Some(path) => {
+                if !matches!(self.preset, PresetArg::Tutorial | PresetArg::Features) {
+                    anyhow::bail!(
+                        "--features RECIPE.toml trains the feature model; drop --preset {name}"
+                    );
+                }
+                Recipe::Features(FeatureRecipe::read(path)?)
+            }
+            None => Preset::from(self.preset).recipe(),
+        };
+        let name = if self.features.is_some() {
+            "features"
+        } else {
+            name
+        };
         match &mut recipe {
             Recipe::Ranking {
                 model,
@@ -154,6 +173,21 @@ impl TrainArgs {
                     }
                     None => refuse(name, &weight_flags, "use --preset multitask")?,
                 }
+            }
+            Recipe::Features(f) => {
+                let hint = "it trains the feature model (its recipe file sets the rest)";
+                refuse(name, &ranking_only, hint)?;
+                refuse(name, &weight_flags, "use --preset multitask")?;
+                refuse(name, &[&sgd_only[4..8], &bpmf_only].concat(), hint)?;
+                refuse(name, &[("factors", m.factors.is_some())], hint)?;
+                let t = &mut f.train;
+                t.epochs = r.epochs.unwrap_or(t.epochs);
+                t.batch_size = r.batch_size.unwrap_or(t.batch_size);
+                t.learning_rate = r.learning_rate.unwrap_or(t.learning_rate);
+                t.optimizer = r.optimizer.map_or(t.optimizer, |o| o.kind());
+                t.seed = r.seed.unwrap_or(t.seed);
+                t.validation_fraction = m.validation_fraction.unwrap_or(t.validation_fraction);
+                t.patience = m.patience.unwrap_or(t.patience);
             }
             Recipe::Mf(mf) => {
                 let hint = "it trains a biased MF (see --help)";
@@ -320,5 +354,39 @@ mod tests {
             unknown.contains("--preset") && unknown.contains("best"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn features_takes_the_shipped_recipe_and_its_training_flags() {
+        assert_eq!(
+            recipe(&["--preset", "features"]).unwrap(),
+            Preset::Features.recipe()
+        );
+        let got = recipe(&[
+            "--preset",
+            "features",
+            "--epochs",
+            "7",
+            "--patience",
+            "5",
+            "--validation-fraction",
+            "0.2",
+            "--optimizer",
+            "adagrad",
+        ]);
+        let Recipe::Features(f) = got.unwrap() else {
+            panic!()
+        };
+        let t = &f.train;
+        assert_eq!((t.epochs, t.patience, t.validation_fraction), (7, 5, 0.2));
+        assert_eq!(t.optimizer, recsys::train::OptimizerKind::Adagrad);
+        let err = |args: &[&str]| recipe(args).unwrap_err().to_string();
+        assert!(err(&["--preset", "features", "--factors", "3"]).contains("--factors"));
+        assert!(err(&["--preset", "features", "--layers", "8"]).contains("--layers"));
+        assert!(err(&["--preset", "features", "--factor-l2", "1"]).contains("--factor-l2"));
+        let missing = err(&["--features", "/nonexistent/r.toml"]);
+        assert!(missing.contains("/nonexistent/r.toml"), "{missing}");
+        let both = err(&["--features", "r.toml", "--preset", "mf-sgd"]);
+        assert!(both.contains("--features"), "{both}");
     }
 }

@@ -30,6 +30,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             let export = recsys_export::export_mf(&mf, &args.out, &options)?;
             return print(&Report { export, rmse: None }, args.output.json);
         }
+        AnyModel::Features(_) => {
+            let kind = saved.manifest.model_kind;
+            return Err(recsys_export::unsupported(&args.model, kind).into());
+        }
     };
     let rmse = if options.precision == Precision::F32 {
         None

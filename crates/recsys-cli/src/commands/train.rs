@@ -1,7 +1,7 @@
 //! `recsys train`.
 
 use recsys::preset::Recipe;
-use recsys::workflow::{self, MfTrainJob, TrainJob};
+use recsys::workflow::{self, FeatureTrainJob, MfTrainJob, TrainJob};
 
 use super::{metrics_line, print_json, top_k_line};
 use crate::args::TrainArgs;
@@ -23,6 +23,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 out: args.out.clone(),
             };
             workflow::train_and_save(&job, &mut Progress::default())?
+        }
+        Recipe::Features(recipe) => {
+            let job = FeatureTrainJob {
+                data: args.data_spec(),
+                side_dir: args.data.data_dir.clone(),
+                recipe,
+                out: args.out.clone(),
+            };
+            workflow::train_features_and_save(&job, &mut Progress::default())?
         }
         Recipe::Mf(recipe) => {
             let job = MfTrainJob {

@@ -5,6 +5,7 @@
 
 pub mod activation;
 pub mod biased_dot;
+pub mod cross;
 pub mod dense;
 pub mod distinct;
 pub mod dropout;
@@ -12,11 +13,13 @@ pub mod embedding;
 pub mod interaction;
 pub mod l2;
 pub mod lookup_dense;
+pub mod pooled;
 pub mod tiled;
 pub mod tiled_step;
 
 pub use activation::Activation;
 pub use biased_dot::{BiasedDot, BiasedDotGrads};
+pub use cross::{Cross, CrossBuffers, CrossGrads};
 pub use dense::{Dense, DenseGrads};
 pub use distinct::DistinctIds;
 pub use dropout::Dropout;
@@ -24,5 +27,6 @@ pub use embedding::{Embedding, SparseGrad};
 pub use interaction::DotInteraction;
 pub use l2::L2;
 pub use lookup_dense::LookupProjection;
+pub use pooled::Ragged;
 pub use tiled::{Projected, Which, forward_tiled};
 pub use tiled_step::TiledStep;

@@ -1,14 +1,16 @@
-//! Model directories of every kind: [`save_mf`] writes a [`BiasedMf`], [`load_any`] reads
-//! whichever kind the manifest names into an [`AnyModel`], which predicts, ranks and evaluates.
+//! Model directories of every kind: [`save_mf`] writes a [`BiasedMf`] (and
+//! [`save_features`](super::save_features) a [`FeatureModel`]), [`load_any`] reads whichever
+//! kind the manifest names into an [`AnyModel`], which predicts, ranks and evaluates.
 
 use std::path::Path;
 
 use recsys_data::{Rating, Vocabulary};
 
 use super::{
-    BIASED_MF, MANIFEST, Manifest, ModelConfig, Parts, RANKING, TrainingRecord, WEIGHTS,
+    BIASED_MF, FEATURES, MANIFEST, Manifest, ModelConfig, Parts, RANKING, TrainingRecord, WEIGHTS,
     kind_mismatch, read_files, read_manifest, save_parts,
 };
+use crate::features::FeatureModel;
 use crate::mf::BiasedMf;
 use crate::model::RankingModel;
 use crate::train::{Examples, Metrics};
@@ -21,6 +23,8 @@ pub enum AnyModel {
     Ranking(RankingModel),
     /// Biased matrix factorization (`"biased_mf"`).
     BiasedMf(BiasedMf),
+    /// The side-feature model (`"features"`).
+    Features(FeatureModel),
 }
 
 /// A model of any kind loaded from disk, with its manifest.
@@ -38,6 +42,7 @@ impl AnyModel {
         match self {
             AnyModel::Ranking(_) => RANKING,
             AnyModel::BiasedMf(_) => BIASED_MF,
+            AnyModel::Features(_) => FEATURES,
         }
     }
 
@@ -46,6 +51,7 @@ impl AnyModel {
         match self {
             AnyModel::Ranking(m) => &m.user_vocabulary,
             AnyModel::BiasedMf(m) => &m.user_vocabulary,
+            AnyModel::Features(m) => &m.user_vocabulary,
         }
     }
 
@@ -54,6 +60,7 @@ impl AnyModel {
         match self {
             AnyModel::Ranking(m) => &m.title_vocabulary,
             AnyModel::BiasedMf(m) => &m.title_vocabulary,
+            AnyModel::Features(m) => &m.title_vocabulary,
         }
     }
 
@@ -66,6 +73,7 @@ impl AnyModel {
         match self {
             AnyModel::Ranking(m) => m.predict(users, titles),
             AnyModel::BiasedMf(m) => m.predict(users, titles),
+            AnyModel::Features(m) => m.predict(users, titles),
         }
     }
 
@@ -77,11 +85,11 @@ impl AnyModel {
     ) -> Result<Vec<(String, f32)>> {
         match self {
             AnyModel::Ranking(m) => m.rank(user_id, candidates),
-            AnyModel::BiasedMf(m) => {
+            AnyModel::BiasedMf(_) | AnyModel::Features(_) => {
                 let users = vec![user_id; candidates.len()];
                 Ok(crate::model::sort_ranked(
                     candidates,
-                    m.predict(&users, candidates)?,
+                    self.predict(&users, candidates)?,
                 ))
             }
         }
@@ -100,6 +108,7 @@ impl AnyModel {
         match self {
             AnyModel::Ranking(m) => crate::train::evaluate(m, &Examples::encode(m, ratings), 4096),
             AnyModel::BiasedMf(m) => crate::mf::evaluate(m, &m.encode(ratings)),
+            AnyModel::Features(m) => m.evaluate(ratings),
         }
     }
 }
@@ -139,6 +148,7 @@ pub fn save_mf(model: &BiasedMf, training: Option<&TrainingRecord>, dir: &Path) 
         users: &model.user_vocabulary,
         titles: &model.title_vocabulary,
         tensors: mf_tensors(model),
+        extra: Vec::new(),
     };
     save_parts(&parts, training, dir)
 }
@@ -152,6 +162,12 @@ pub fn load_any(dir: &Path) -> Result<AnySaved> {
         return Ok(AnySaved {
             model: AnyModel::Ranking(saved.model),
             manifest: saved.manifest,
+        });
+    }
+    if manifest.model_kind == FEATURES {
+        return Ok(AnySaved {
+            model: AnyModel::Features(super::features::load_features(dir, &manifest)?),
+            manifest,
         });
     }
     let (users, titles, bytes) = read_files(dir, &manifest, BIASED_MF)?;
@@ -186,9 +202,11 @@ pub fn load_any(dir: &Path) -> Result<AnySaved> {
 mod tests {
     use super::*;
     use crate::artifact::{ARTIFACT_FORMAT_VERSION, load};
+    use crate::train::Silent;
 
     const USERS: [&str; 3] = ["42", "1", "unknown"];
     const TITLES: [&str; 3] = ["A (1990)", "C (1992)", "nope"];
+    const FEATURE_TITLES: [&str; 3] = ["Movie 0 (1990)", "Movie 3 (1993)", "nope"];
 
     #[test]
     fn mf_save_then_load_predicts_bit_identically_and_records_the_kind() {
@@ -238,7 +256,7 @@ mod tests {
     #[test]
     fn every_committed_fixture_loads_through_load_any() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat");
-        for (v, kind) in [(1, RANKING), (2, BIASED_MF)] {
+        for (v, kind) in [(1, RANKING), (2, BIASED_MF), (3, FEATURES)] {
             let dir = root.join(format!("artifact_v{v}"));
             let loaded = load_any(&dir).unwrap();
             assert_eq!(
@@ -250,10 +268,10 @@ mod tests {
                     .unwrap(),
             )
             .unwrap();
-            let (users, titles) = if v == 1 {
-                (USERS, ["Speed (1994)", "Café, Le (1990)", "nope"])
-            } else {
-                (USERS, TITLES)
+            let (users, titles) = match v {
+                1 => (USERS, ["Speed (1994)", "Café, Le (1990)", "nope"]),
+                2 => (USERS, TITLES),
+                _ => (USERS, FEATURE_TITLES),
             };
             let got = loaded.model.predict(&users, &titles).unwrap();
             for (g, w) in got.iter().zip(&want) {
@@ -262,27 +280,39 @@ mod tests {
         }
     }
 
+    /// Writes `tests/compat/artifact_vN` and the predictions it must keep making.
+    fn write_fixture(v: u32, model: &AnyModel, titles: [&str; 3]) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat");
+        let dir = root.join(format!("artifact_v{v}"));
+        match model {
+            AnyModel::BiasedMf(m) => save_mf(m, None, &dir).unwrap(),
+            AnyModel::Features(m) => crate::artifact::save_features(m, None, &dir).unwrap(),
+            AnyModel::Ranking(m) => crate::artifact::save(m, None, &dir).unwrap(),
+        }
+        let p = model.predict(&USERS, &titles).unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        std::fs::write(root.join(format!("artifact_v{v}_predictions.json")), json).unwrap();
+    }
+
     /// Writes the version-2 fixture (a tiny synthetic biased MF); run by hand once:
     /// `cargo test -p recsys write_mf_compat_fixture -- --ignored`.
     #[test]
     #[ignore]
     fn write_mf_compat_fixture() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat");
-        let m = crate::mf::tests::tiny();
-        save_mf(
-            &m,
-            None,
-            &root.join(format!("artifact_v{ARTIFACT_FORMAT_VERSION}")),
-        )
-        .unwrap();
-        let p = m.predict(&USERS, &TITLES).unwrap();
-        std::fs::write(
-            root.join(format!(
-                "artifact_v{ARTIFACT_FORMAT_VERSION}_predictions.json"
-            )),
-            serde_json::to_string(&p).unwrap(),
-        )
-        .unwrap();
+        write_fixture(2, &AnyModel::BiasedMf(crate::mf::tests::tiny()), TITLES);
+    }
+
+    /// Writes the version-3 fixture (a tiny feature model with a low-rank cross layer, trained
+    /// for a few epochs); run by hand once:
+    /// `cargo test -p recsys write_features_compat_fixture -- --ignored`.
+    #[test]
+    #[ignore]
+    fn write_features_compat_fixture() {
+        let (m, data) = crate::features::tests::tiny(1, Some(2));
+        let cfg = crate::features::tests::train_config(5);
+        let m = crate::features::train::fit_features(m, &data, None, &cfg, &mut Silent).unwrap();
+        assert_eq!(ARTIFACT_FORMAT_VERSION, 3);
+        write_fixture(3, &AnyModel::Features(m), FEATURE_TITLES);
     }
 
     #[test]

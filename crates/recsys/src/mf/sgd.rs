@@ -13,9 +13,7 @@ use recsys_engine::{BiasedDotGrads, Embedding, L2, Optimizer, RankingTask, Spars
 use serde::{Deserialize, Serialize};
 
 use super::{BiasedMf, BiasedMfConfig, evaluate};
-use crate::train::{
-    EarlyStopping, EpochReport, Examples, Metrics, OptimizerKind, TrainConfig, TrainObserver,
-};
+use crate::train::{BestEpoch, Examples, Metrics, OptimizerKind, TrainConfig, TrainObserver};
 use crate::{Error, Result};
 
 /// How to train by gradient descent, unchecked.
@@ -117,15 +115,20 @@ impl ValidMfSgdConfig {
     fn optimizer(&self, epoch: usize) -> Optimizer {
         let c = &self.0;
         let lr = c.learning_rate * c.learning_rate_decay.powi(epoch as i32 - 1);
-        TrainConfig {
+        let mut opt = TrainConfig {
             optimizer: c.optimizer,
             learning_rate: c.learning_rate,
             ..TrainConfig::default()
         }
         .check()
         .expect("checked in MfSgdConfig::check")
-        .optimizer()
-        .with_learning_rate(lr)
+        .optimizer();
+        match &mut opt {
+            Optimizer::Sgd(o) => o.learning_rate = lr,
+            Optimizer::Adagrad(o) => o.learning_rate = lr,
+            Optimizer::Adam(o) => o.learning_rate = lr,
+        }
+        opt
     }
 }
 
@@ -159,7 +162,7 @@ pub fn fit_sgd(
     recsys_data::shuffle(&mut order, crate::train::shuffle_seed(cfg.seed));
     let data = train.permuted(&order);
     let mut state = SgdState::new(&model, cfg, config.optimizer(1));
-    let mut stopping = EarlyStopping::new(cfg.patience);
+    let mut best = BestEpoch::new(cfg.patience);
     let steps = data.len().div_ceil(cfg.batch_size);
     for epoch in 1..=cfg.epochs {
         observer.epoch_begin(epoch, cfg.epochs, steps);
@@ -167,21 +170,14 @@ pub fn fit_sgd(
         state.optimizer = config.optimizer(epoch);
         let metrics = state.epoch(&mut model, &data, cfg, epoch, observer)?;
         let val = validation.map(|v| evaluate(&model, v)).transpose()?;
-        let report = EpochReport {
-            epoch,
-            metrics,
-            seconds: start.elapsed().as_secs_f64(),
-            validation: val,
-            retrieval_loss: None,
-        };
-        observer.epoch_end(epoch, &report);
-        if let Some(val) = val
-            && stopping.stop_after(val.root_mean_squared_error, &model)
-        {
+        if best.end_epoch(observer, epoch, (metrics, val), start, &model) {
             break;
         }
     }
-    Ok(stopping.best_or(model))
+    Ok(match best.into_best() {
+        Some(m) if cfg.patience > 0 => m,
+        _ => model,
+    })
 }
 
 /// Buffers, sparse gradients and optimizer state, allocated once.

@@ -6,6 +6,7 @@
 //! epoch from the predictions made before each step's update, exactly as Keras reports it.
 
 mod config;
+mod early_stop;
 mod step;
 
 use std::time::Instant;
@@ -15,6 +16,7 @@ use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
 pub use config::{FirstLayer, OptimizerKind, TrainConfig, ValidTrainConfig};
+pub(crate) use early_stop::BestEpoch;
 pub(crate) use step::{Predictor, Step};
 
 use crate::model::RankingModel;
@@ -327,7 +329,8 @@ impl Epochs<'_> {
         let mut history = History {
             epochs: Vec::with_capacity(epochs),
         };
-        let mut stopping = EarlyStopping::new(self.config.get().patience);
+        let patience = self.config.get().patience;
+        let mut best = BestEpoch::new(patience);
         for epoch in 1..=epochs {
             step.set_learning_rate(self.config.learning_rate(epoch));
             let mut report = self.epoch(model, step, epoch, observer)?;
@@ -338,12 +341,12 @@ impl Epochs<'_> {
             observer.epoch_end(epoch, &report);
             history.epochs.push(report);
             if let Some(v) = report.validation
-                && stopping.stop_after(v.root_mean_squared_error, model)
+                && best.record(v.root_mean_squared_error, model)
             {
                 break;
             }
         }
-        if let Some(best) = stopping.take_best() {
+        if let Some(best) = best.into_best().filter(|_| patience > 0) {
             *model = best;
         }
         Ok(history)
@@ -381,48 +384,6 @@ impl Epochs<'_> {
             observer.step_end(s + 1, loss);
         }
         Ok(step.report(epoch, start.elapsed().as_secs_f64()))
-    }
-}
-
-/// Early stopping on a validation RMSE: remembers the best epoch's weights, and says when
-/// `patience` epochs in a row have not beaten it (0: never).
-pub(crate) struct EarlyStopping<M> {
-    patience: usize,
-    best: Option<(f64, M)>,
-    since_best: usize,
-}
-
-impl<M: Clone> EarlyStopping<M> {
-    pub(crate) fn new(patience: usize) -> Self {
-        EarlyStopping {
-            patience,
-            best: None,
-            since_best: 0,
-        }
-    }
-
-    /// Records an epoch's validation RMSE for `model`; `true` when training should stop.
-    pub(crate) fn stop_after(&mut self, rmse: f64, model: &M) -> bool {
-        if self.best.as_ref().is_none_or(|(b, _)| rmse < *b) {
-            // Without patience nothing is restored, so there is no copy to keep.
-            if self.patience > 0 {
-                self.best = Some((rmse, model.clone()));
-            }
-            self.since_best = 0;
-            return false;
-        }
-        self.since_best += 1;
-        self.patience > 0 && self.since_best >= self.patience
-    }
-
-    /// The best epoch's weights, when stopping early was asked for and an epoch was validated.
-    pub(crate) fn take_best(&mut self) -> Option<M> {
-        self.best.take().map(|(_, m)| m)
-    }
-
-    /// The best epoch's weights when early stopping was on, else `last`.
-    pub(crate) fn best_or(mut self, last: M) -> M {
-        self.take_best().unwrap_or(last)
     }
 }
 

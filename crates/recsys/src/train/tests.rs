@@ -268,23 +268,6 @@ fn empty_data_and_divergence_are_errors() {
 }
 
 #[test]
-fn early_stopping_stops_after_patience_and_keeps_the_best() {
-    let mut s = EarlyStopping::new(2);
-    let rmses = [1.0, 0.8, 0.9, 0.7, 0.75, 0.71, 0.6];
-    let stopped: Vec<bool> = rmses
-        .iter()
-        .enumerate()
-        .map(|(epoch, &r)| s.stop_after(r, &epoch))
-        .collect();
-    assert_eq!(stopped, [false, false, false, false, false, true, false]);
-    assert_eq!(s.take_best(), Some(6), "0.6 at epoch 6 was the best seen");
-    // Without patience it never stops and keeps nothing: the last weights stand.
-    let mut s = EarlyStopping::new(0);
-    assert!(rmses.iter().all(|&r| !s.stop_after(r, &0)));
-    assert_eq!(s.best_or(99), 99);
-}
-
-#[test]
 fn a_validation_split_is_reported_each_epoch_and_the_best_epoch_kept() {
     let mut data = synthetic(400);
     // Noise around the rule, so the validation RMSE stops falling and wanders.

@@ -54,9 +54,9 @@ impl MfRecipe {
 }
 
 /// Passes reports on and keeps them.
-struct Recording<'a> {
-    inner: &'a mut dyn TrainObserver,
-    epochs: Vec<EpochReport>,
+pub(super) struct Recording<'a> {
+    pub(super) inner: &'a mut dyn TrainObserver,
+    pub(super) epochs: Vec<EpochReport>,
 }
 
 impl TrainObserver for Recording<'_> {
@@ -129,6 +129,7 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
         test: test_metrics,
         recipe: Some(recipe.clone()),
         multitask: None,
+        features: None,
     };
     artifact::save_mf(&model, Some(&record), &job.out)?;
     let timings = Timings {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::mf::bpmf::tests::synthetic;
 use crate::mf::split_validation;
-use crate::train::Silent;
+use crate::train::{EpochReport, Silent};
 
 fn quick() -> MfSgdConfig {
     MfSgdConfig {

@@ -1,0 +1,300 @@
+//! `FeatureModel`: a rating model over side features — one embedding per feature (multi-valued
+//! ones mean-pooled), concatenated, optional DCN-v2 cross layers, then a ReLU tower to one
+//! rating.
+//!
+//! Ranking, rating prediction: the model of TFRS's featurization and DCN tutorials
+//! ("Using side features", "Deep & Cross Network"), with the features MovieLens 100k's own
+//! files give: user age, gender, occupation and zip prefix (`u.user`), genres and release year
+//! (`u.item`), title tokens, and the rating's time (`u.data`). Which features, how each is
+//! looked up (vocabulary or hash bins) and the network's shape are declared in a TOML recipe
+//! ([`config`]); [`encode`] turns raw interactions into rows; [`train`] fits it by minibatch
+//! gradient descent with the engine's optimizers.
+
+pub mod config;
+pub mod encode;
+pub mod train;
+
+use recsys_data::{Rating, Vocabulary};
+use recsys_engine::init::{EMBEDDING_UNIFORM_LIMIT, InitRng};
+use recsys_engine::{Activation, Cross, CrossBuffers, Dense, Dropout, Embedding, RankingTask};
+
+pub use config::{FeatureInput, FeatureModelConfig, FeatureRecipe, FeatureSpec};
+pub use encode::{FeatureEncoder, FeatureRows, Interaction, Lookup, SideTable};
+
+use crate::train::Metrics;
+use crate::{Error, Result};
+
+/// The side-feature rating model, with everything it needs to score raw ids and titles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureModel {
+    /// Its shape.
+    pub config: FeatureModelConfig,
+    /// Each feature's fitted lookup.
+    pub encoder: FeatureEncoder,
+    /// Side information of the users and titles it knows.
+    pub side: SideTable,
+    /// The users it was trained on (the artifact's `vocabulary.json`).
+    pub user_vocabulary: Vocabulary,
+    /// The titles it was trained on: the catalogue `rank --all` scores.
+    pub title_vocabulary: Vocabulary,
+    /// One table per feature, in the config's order.
+    pub embeddings: Vec<Embedding>,
+    /// The cross layers, applied in order to the concatenated embeddings.
+    pub cross: Vec<Cross>,
+    /// The tower: ReLU layers, then one linear unit.
+    pub tower: Vec<Dense>,
+}
+
+/// Activations of one forward pass, kept for the backward pass; sized once for a batch.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    capacity: usize,
+    /// `x0` (the concatenated embeddings) and each cross layer's output, `[batch, width]`.
+    xs: Vec<Vec<f32>>,
+    cross: Vec<CrossBuffers>,
+    /// Each tower layer's output, `[batch, units]`.
+    acts: Vec<Vec<f32>>,
+}
+
+impl FeatureModel {
+    /// A model with seeded initial weights (Keras's defaults: embeddings uniform in ±0.05,
+    /// glorot-uniform kernels, zero biases) and the lookups `encoder` fitted.
+    pub fn new(
+        config: FeatureModelConfig,
+        encoder: FeatureEncoder,
+        side: SideTable,
+        users: Vocabulary,
+        titles: Vocabulary,
+        seed: u64,
+    ) -> Result<Self> {
+        config.check()?;
+        if encoder.specs() != config.features.as_slice() {
+            return Err(Error::InvalidInput(
+                "the encoder's features are not the config's".into(),
+            ));
+        }
+        let mut rng = InitRng::new(seed);
+        let embeddings = config
+            .features
+            .iter()
+            .zip(encoder.lookups())
+            .map(|(s, l)| {
+                Embedding::uniform(l.table_rows(), s.dim, EMBEDDING_UNIFORM_LIMIT, &mut rng)
+            })
+            .collect();
+        let width = config.input_width();
+        let n = &config.network;
+        let cross = (0..n.cross_layers)
+            .map(|_| Cross::glorot(width, n.cross_rank, &mut rng))
+            .collect();
+        let mut tower = Vec::new();
+        let mut input = width;
+        for &units in &n.hidden_layers {
+            tower.push(Dense::glorot(input, units, Activation::Relu, &mut rng));
+            input = units;
+        }
+        tower.push(Dense::glorot(input, 1, Activation::Linear, &mut rng));
+        Ok(FeatureModel {
+            config,
+            encoder,
+            side,
+            user_vocabulary: users,
+            title_vocabulary: titles,
+            embeddings,
+            cross,
+            tower,
+        })
+    }
+
+    /// Buffers for forward passes of up to `capacity` interactions.
+    pub fn pass(&self, capacity: usize) -> Pass {
+        let width = self.config.input_width();
+        Pass {
+            capacity,
+            xs: vec![vec![0.0; capacity * width]; self.cross.len() + 1],
+            cross: self.cross.iter().map(|c| c.buffers(capacity)).collect(),
+            acts: self
+                .tower
+                .iter()
+                .map(|d| vec![0.0; capacity * d.units])
+                .collect(),
+        }
+    }
+
+    /// Runs `rows` (at most the pass's capacity) forward; returns the predictions, unclamped.
+    pub fn forward<'p>(&self, rows: &FeatureRows, pass: &'p mut Pass) -> &'p [f32] {
+        self.forward_with(rows, pass, None)
+    }
+
+    /// [`forward`](Self::forward) while training: with `dropout`, one per hidden layer,
+    /// applied to its output.
+    pub(crate) fn forward_with<'p>(
+        &self,
+        rows: &FeatureRows,
+        pass: &'p mut Pass,
+        mut dropout: Option<&mut [Dropout]>,
+    ) -> &'p [f32] {
+        let n = rows.len();
+        assert!(n <= pass.capacity, "forward: batch larger than the pass");
+        let width = self.config.input_width();
+        let mut offset = 0;
+        for (f, table) in self.embeddings.iter().enumerate() {
+            table.gather_mean(rows.feature(f), &mut pass.xs[0], width, offset);
+            offset += table.dim;
+        }
+        for (l, layer) in self.cross.iter().enumerate() {
+            let (head, tail) = pass.xs.split_at_mut(l + 1);
+            layer.forward(&head[0], &head[l], n, &mut pass.cross[l], &mut tail[0]);
+        }
+        for k in 0..self.tower.len() {
+            let (head, tail) = pass.acts.split_at_mut(k);
+            let input = if k == 0 {
+                &pass.xs[self.cross.len()]
+            } else {
+                &head[k - 1]
+            };
+            self.tower[k].forward(input, n, &mut tail[0]);
+            if let Some(d) = dropout.as_deref_mut().and_then(|d| d.get_mut(k)) {
+                d.forward(&mut tail[0][..n * self.tower[k].units]);
+            }
+        }
+        &pass.acts[self.tower.len() - 1][..n]
+    }
+
+    /// Clamps predictions to the training ratings' range, when known.
+    fn clamp(&self, out: &mut [f32]) {
+        if let Some([lo, hi]) = self.config.clip {
+            out.iter_mut().for_each(|p| *p = p.clamp(lo, hi));
+        }
+    }
+
+    /// Predicted ratings for already-encoded interactions, in passes of 4,096.
+    pub fn predict_rows(&self, rows: &FeatureRows) -> Vec<f32> {
+        const CHUNK: usize = 4096;
+        let mut pass = self.pass(CHUNK.min(rows.len()).max(1));
+        let mut chunk = FeatureRows::new(self.embeddings.len());
+        let mut out = Vec::with_capacity(rows.len());
+        let order: Vec<usize> = (0..rows.len()).collect();
+        for part in order.chunks(CHUNK) {
+            chunk.select_from(rows, part);
+            out.extend_from_slice(self.forward(&chunk, &mut pass));
+        }
+        self.clamp(&mut out);
+        out
+    }
+
+    /// Predicted ratings for raw interactions (a user or title without side information reads
+    /// row 0 for those features; see [`encode`]).
+    pub fn predict_interactions(&self, interactions: &[Interaction]) -> Vec<f32> {
+        self.predict_rows(&self.encoder.encode(interactions, &self.side))
+    }
+
+    /// Predicted ratings for `(user_ids[i], movie_titles[i])` pairs, with no rating time (the
+    /// timestamp feature, if any, reads its "unknown" row). Errors if the lengths differ.
+    pub fn predict<U: AsRef<str>, T: AsRef<str>>(
+        &self,
+        user_ids: &[U],
+        movie_titles: &[T],
+    ) -> Result<Vec<f32>> {
+        Error::check_pairs(user_ids.len(), movie_titles.len())?;
+        let interactions: Vec<Interaction> = user_ids
+            .iter()
+            .zip(movie_titles)
+            .map(|(u, t)| Interaction {
+                user_id: u.as_ref(),
+                title: t.as_ref(),
+                timestamp: None,
+            })
+            .collect();
+        Ok(self.predict_interactions(&interactions))
+    }
+
+    /// RMSE and MSE on `ratings`, each with its own timestamp when it has one.
+    pub fn evaluate(&self, ratings: &[Rating]) -> Result<Metrics> {
+        if ratings.is_empty() {
+            return Err(Error::InvalidInput("no evaluation examples".into()));
+        }
+        let interactions: Vec<Interaction> = ratings.iter().map(Interaction::from).collect();
+        let labels: Vec<f32> = ratings.iter().map(|r| r.user_rating).collect();
+        let mut task = RankingTask::default();
+        task.observe(&self.predict_interactions(&interactions), &labels);
+        Ok(task.metrics().into())
+    }
+
+    /// Number of trainable values.
+    pub fn num_parameters(&self) -> usize {
+        let e: usize = self.embeddings.iter().map(|t| t.table.len()).sum();
+        let c: usize = self
+            .cross
+            .iter()
+            .map(|c| c.kernel.len() + c.kernel_v.len() + c.dim)
+            .sum();
+        let d: usize = self.tower.iter().map(|d| d.kernel.len() + d.units).sum();
+        e + c + d
+    }
+
+    /// Every tensor, named (`feature_{i}_{input}/embedding`, `cross_{l}/kernel`,
+    /// `cross_{l}/kernel_v` at low rank, `cross_{l}/bias`, `dense_{k}/kernel`, `dense_{k}/bias`)
+    /// with its shape, in a fixed order.
+    pub fn tensors(&self) -> Vec<(String, Vec<usize>, &[f32])> {
+        let mut out = Vec::new();
+        for (i, (t, s)) in self
+            .embeddings
+            .iter()
+            .zip(&self.config.features)
+            .enumerate()
+        {
+            let name = format!("feature_{i}_{}/embedding", s.input.name());
+            out.push((name, vec![t.rows, t.dim], &t.table[..]));
+        }
+        for (l, c) in self.cross.iter().enumerate() {
+            let r = c.rank.unwrap_or(c.dim);
+            out.push((format!("cross_{l}/kernel"), vec![c.dim, r], &c.kernel[..]));
+            if let Some(r) = c.rank {
+                out.push((
+                    format!("cross_{l}/kernel_v"),
+                    vec![r, c.dim],
+                    &c.kernel_v[..],
+                ));
+            }
+            out.push((format!("cross_{l}/bias"), vec![c.dim], &c.bias[..]));
+        }
+        for (k, d) in self.tower.iter().enumerate() {
+            let shape = vec![d.input_dim, d.units];
+            out.push((format!("dense_{k}/kernel"), shape, &d.kernel[..]));
+            out.push((format!("dense_{k}/bias"), vec![d.units], &d.bias[..]));
+        }
+        out
+    }
+
+    /// Every tensor, mutable, in [`tensors`](Self::tensors)'s order.
+    pub fn tensors_mut(&mut self) -> Vec<&mut Vec<f32>> {
+        let mut out: Vec<&mut Vec<f32>> =
+            self.embeddings.iter_mut().map(|t| &mut t.table).collect();
+        for c in &mut self.cross {
+            out.push(&mut c.kernel);
+            if c.rank.is_some() {
+                out.push(&mut c.kernel_v);
+            }
+            out.push(&mut c.bias);
+        }
+        for d in &mut self.tower {
+            out.push(&mut d.kernel);
+            out.push(&mut d.bias);
+        }
+        out
+    }
+}
+
+impl<'a> From<&'a Rating> for Interaction<'a> {
+    fn from(r: &'a Rating) -> Self {
+        Interaction {
+            user_id: &r.user_id,
+            title: &r.movie_title,
+            timestamp: r.timestamp,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
