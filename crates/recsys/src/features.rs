@@ -54,6 +54,10 @@ pub struct Pass {
     cross: Vec<CrossBuffers>,
     /// Each tower layer's output, `[batch, units]`.
     acts: Vec<Vec<f32>>,
+    /// With a dot interaction: its products `[batch, pairs]`, and the tower's input
+    /// `[batch, width + pairs]` (the last of `xs` beside them); else empty.
+    dots: Vec<f32>,
+    tower_input: Vec<f32>,
 }
 
 impl FeatureModel {
@@ -88,7 +92,7 @@ impl FeatureModel {
             .map(|_| Cross::glorot(width, n.cross_rank, &mut rng))
             .collect();
         let mut tower = Vec::new();
-        let mut input = width;
+        let mut input = config.tower_input_width();
         for &units in &n.hidden_layers {
             tower.push(Dense::glorot(input, units, Activation::Relu, &mut rng));
             input = units;
@@ -118,7 +122,19 @@ impl FeatureModel {
                 .iter()
                 .map(|d| vec![0.0; capacity * d.units])
                 .collect(),
+            dots: vec![0.0; capacity * self.pairs()],
+            tower_input: match self.config.dot_interaction() {
+                Some(_) => vec![0.0; capacity * self.config.tower_input_width()],
+                None => Vec::new(),
+            },
         }
+    }
+
+    /// Number of dot products the interaction adds (0 without one).
+    fn pairs(&self) -> usize {
+        self.config
+            .dot_interaction()
+            .map_or(0, |d| d.output_width())
     }
 
     /// Runs `rows` (at most the pass's capacity) forward; returns the predictions, unclamped.
@@ -146,12 +162,25 @@ impl FeatureModel {
             let (head, tail) = pass.xs.split_at_mut(l + 1);
             layer.forward(&head[0], &head[l], n, &mut pass.cross[l], &mut tail[0]);
         }
+        let dot = self.config.dot_interaction();
+        if let Some(dot) = dot {
+            dot.forward(&pass.xs[0], n, &mut pass.dots);
+            let (x, p) = (width, dot.output_width());
+            let rows = pass.tower_input.chunks_exact_mut(x + p).take(n);
+            let sources = pass.xs[self.cross.len()]
+                .chunks_exact(x)
+                .zip(pass.dots.chunks(p.max(1)));
+            for (row, (x_row, dots)) in rows.zip(sources) {
+                row[..x].copy_from_slice(x_row);
+                row[x..].copy_from_slice(&dots[..p]);
+            }
+        }
         for k in 0..self.tower.len() {
             let (head, tail) = pass.acts.split_at_mut(k);
-            let input = if k == 0 {
-                &pass.xs[self.cross.len()]
-            } else {
-                &head[k - 1]
+            let input = match (k, dot) {
+                (0, Some(_)) => &pass.tower_input,
+                (0, None) => &pass.xs[self.cross.len()],
+                _ => &head[k - 1],
             };
             self.tower[k].forward(input, n, &mut tail[0]);
             if let Some(d) = dropout.as_deref_mut().and_then(|d| d.get_mut(k)) {

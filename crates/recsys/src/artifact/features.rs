@@ -113,7 +113,14 @@ mod tests {
 
     #[test]
     fn save_then_load_predicts_bit_identically_and_ranks() {
-        let m = trained();
+        let (dot, data) = crate::features::tests::tiny_dot(1);
+        let dot = fit_features(dot, &data, None, &train_config(4), &mut Silent).unwrap();
+        for m in [trained(), dot] {
+            save_load_rank(m);
+        }
+    }
+
+    fn save_load_rank(m: FeatureModel) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("features");
         save_features(&m, None, &path).unwrap();

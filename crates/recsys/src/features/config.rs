@@ -13,6 +13,7 @@
 
 use std::path::Path;
 
+use recsys_engine::DotInteraction;
 use serde::{Deserialize, Serialize};
 
 use crate::train::{OptimizerKind, TrainConfig};
@@ -119,6 +120,19 @@ pub struct NetworkSpec {
     /// dropout, seeded); absent or 0: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropout: Option<f32>,
+    /// `"dot"`: DLRM's feature interaction — the pairwise dot products of the feature
+    /// embeddings (which then all need one `dim`) go to the tower beside the concatenated
+    /// embeddings (or the cross layers' output); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<Interaction>,
+}
+
+/// How feature embeddings interact before the tower, besides being concatenated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interaction {
+    /// Every pair's dot product (DLRM, Naumov et al. 2019).
+    Dot,
 }
 
 /// The feature model's shape: its features, in concatenation order, and its network. Saved in
@@ -285,6 +299,29 @@ impl FeatureModelConfig {
                 value: r.to_string(),
             });
         }
+        if n.interaction == Some(Interaction::Dot) {
+            if self.features.len() < 2 {
+                return Err(Error::Config {
+                    field: "network.interaction",
+                    allowed: "\"dot\" with at least two features",
+                    value: "one feature".into(),
+                });
+            }
+            let first = &self.features[0];
+            if let Some(f) = self.features.iter().find(|f| f.dim != first.dim) {
+                return Err(Error::Config {
+                    field: "network.interaction",
+                    allowed: "\"dot\" with every feature of one dim",
+                    value: format!(
+                        "{} has dim {}, {} has dim {}",
+                        first.input.name(),
+                        first.dim,
+                        f.input.name(),
+                        f.dim
+                    ),
+                });
+            }
+        }
         if n.cross_layers > 16 {
             return Err(Error::Config {
                 field: "network.cross_layers",
@@ -298,6 +335,20 @@ impl FeatureModelConfig {
     /// Width of the concatenated embeddings.
     pub fn input_width(&self) -> usize {
         self.features.iter().map(|f| f.dim).sum()
+    }
+
+    /// The dot interaction over the features' embeddings, when the network has one.
+    pub fn dot_interaction(&self) -> Option<DotInteraction> {
+        (self.network.interaction == Some(Interaction::Dot)).then(|| DotInteraction {
+            features: self.features.len(),
+            dim: self.features[0].dim,
+        })
+    }
+
+    /// Width of the tower's input: the concatenated embeddings (or the cross layers' output,
+    /// as wide), then the interaction's dot products.
+    pub fn tower_input_width(&self) -> usize {
+        self.input_width() + self.dot_interaction().map_or(0, |d| d.output_width())
     }
 
     /// Whether a feature reads the rating's timestamp.
@@ -397,6 +448,9 @@ mod tests {
                 .any(|f| f.input == FeatureInput::TitleTokens)
         );
         assert!(r.features.iter().any(|f| f.hash_bins.is_some()));
+        let dlrm = FeatureRecipe::from_toml(include_str!("../../../../configs/dlrm.toml")).unwrap();
+        dlrm.check().unwrap();
+        assert_eq!(dlrm.model().dot_interaction().unwrap().output_width(), 28);
     }
 
     fn parse_err(text: &str) -> String {

@@ -83,6 +83,33 @@ pub(crate) fn pairs() -> Vec<(String, String)> {
 
 /// A model over [`specs`] with `cross` cross layers of `rank`, and every pair encoded.
 pub(crate) fn tiny(cross: usize, rank: Option<usize>) -> (FeatureModel, LabeledRows) {
+    let network = NetworkSpec {
+        cross_layers: cross,
+        cross_rank: rank,
+        hidden_layers: vec![8],
+        dropout: None,
+        interaction: None,
+    };
+    tiny_with(specs(), network)
+}
+
+/// [`tiny`] with every feature 3 wide and DLRM's dot interaction, over `cross` cross layers.
+pub(crate) fn tiny_dot(cross: usize) -> (FeatureModel, LabeledRows) {
+    let specs = specs()
+        .into_iter()
+        .map(|s| FeatureSpec { dim: 3, ..s })
+        .collect();
+    let network = NetworkSpec {
+        cross_layers: cross,
+        cross_rank: None,
+        hidden_layers: vec![8],
+        dropout: None,
+        interaction: Some(config::Interaction::Dot),
+    };
+    tiny_with(specs, network)
+}
+
+fn tiny_with(specs: Vec<FeatureSpec>, network: NetworkSpec) -> (FeatureModel, LabeledRows) {
     let pairs = pairs();
     let interactions: Vec<Interaction> = pairs
         .iter()
@@ -93,15 +120,10 @@ pub(crate) fn tiny(cross: usize, rank: Option<usize>) -> (FeatureModel, LabeledR
         })
         .collect();
     let side = side();
-    let encoder = FeatureEncoder::fit(&specs(), &interactions, &side);
+    let encoder = FeatureEncoder::fit(&specs, &interactions, &side);
     let config = FeatureModelConfig {
-        features: specs(),
-        network: NetworkSpec {
-            cross_layers: cross,
-            cross_rank: rank,
-            hidden_layers: vec![8],
-            dropout: None,
-        },
+        features: specs,
+        network,
         clip: None,
     };
     let users = Vocabulary::from_values(pairs.iter().map(|p| p.0.as_str()));
@@ -208,4 +230,38 @@ fn predicts_raw_pairs_and_new_users_through_their_known_features() {
         model.tensors().iter().map(|t| t.2.len()).sum::<usize>(),
         model.num_parameters()
     );
+}
+
+#[test]
+fn the_dot_interaction_learns_and_needs_features_of_one_width() {
+    for cross in [0, 1] {
+        let (model, data) = tiny_dot(cross);
+        assert_eq!(model.tower[0].input_dim, 5 * 3 + 10, "15 wide + 10 pairs");
+        let before = evaluate_rows(&model, &data)
+            .unwrap()
+            .root_mean_squared_error;
+        let trained = fit_features(model, &data, None, &train_config(40), &mut Silent).unwrap();
+        let after = evaluate_rows(&trained, &data)
+            .unwrap()
+            .root_mean_squared_error;
+        assert!(after < 0.5 * before, "cross {cross}: {before} -> {after}");
+    }
+    let (model, _) = tiny(0, None);
+    let mut config = model.config.clone();
+    config.network.interaction = Some(config::Interaction::Dot);
+    let e = config.check().unwrap_err().to_string();
+    assert!(
+        e.contains("network.interaction") && e.contains("user_id has dim 3"),
+        "{e}"
+    );
+    config.features.truncate(1);
+    let e = config.check().unwrap_err().to_string();
+    assert!(e.contains("at least two features"), "{e}");
+    let recipe = FeatureRecipe::from_toml(
+        "[[feature]]\ninput = \"user_id\"\ndim = 4\n[[feature]]\ninput = \"movie_title\"\ndim = 4\n\
+         [network]\nhidden_layers = [8]\ninteraction = \"dot\"\n",
+    )
+    .unwrap();
+    assert_eq!(recipe.model().dot_interaction().unwrap().output_width(), 1);
+    assert!(FeatureRecipe::from_toml("[[feature]]\ninput = \"user_id\"\ndim = 4\n[network]\nhidden_layers = []\ninteraction = \"cat\"\n").is_err());
 }

@@ -130,6 +130,9 @@ struct Trainer {
     d_xs: Vec<Vec<f32>>,
     /// What the cross layers add to d loss / d x0 through their `x0 ⊙` term.
     d_x0: Vec<f32>,
+    /// With a dot interaction: d loss / d the tower's input, and the dot products' part of it.
+    d_tower_input: Vec<f32>,
+    d_dots: Vec<f32>,
     dense: Vec<(DenseGrads, Slots, Slots)>,
     cross: Vec<(CrossGrads, [Slots; 3])>,
     sparse: Vec<(SparseGrad, Slots)>,
@@ -156,6 +159,8 @@ impl Trainer {
                 .collect(),
             d_xs: vec![vec![0.0; batch * width]; model.cross.len() + 1],
             d_x0: vec![0.0; batch * width],
+            d_tower_input: vec![0.0; batch * model.config.tower_input_width()],
+            d_dots: vec![0.0; batch * (model.config.tower_input_width() - width)],
             dense: model
                 .tower
                 .iter()
@@ -235,10 +240,11 @@ impl Trainer {
             if let Some(d) = self.dropout.as_ref().and_then(|d| d.get(k)) {
                 d.backward(&mut here[0][..n * model.tower[k].units]);
             }
-            let (input, d_in): (&[f32], &mut [f32]) = if k == 0 {
-                (&self.pass.xs[depth], &mut self.d_xs[depth])
-            } else {
-                (&self.pass.acts[k - 1], &mut below[k - 1])
+            let dot = model.config.dot_interaction().is_some();
+            let (input, d_in): (&[f32], &mut [f32]) = match (k, dot) {
+                (0, true) => (&self.pass.tower_input, &mut self.d_tower_input),
+                (0, false) => (&self.pass.xs[depth], &mut self.d_xs[depth]),
+                _ => (&self.pass.acts[k - 1], &mut below[k - 1]),
             };
             model.tower[k].backward(
                 input,
@@ -250,6 +256,7 @@ impl Trainer {
             );
         }
         let width = model.config.input_width();
+        self.split_tower_input_gradient(model, n);
         self.d_x0[..n * width].fill(0.0);
         for l in (0..depth).rev() {
             let (lower, upper) = self.d_xs.split_at_mut(l + 1);
@@ -268,6 +275,12 @@ impl Trainer {
             let d = &mut self.d_xs[0][..n * width];
             d.iter_mut().zip(&self.d_x0).for_each(|(a, &b)| *a += b);
         }
+        if let Some(dot) = model.config.dot_interaction() {
+            // The products read the embeddings themselves: their gradient joins d x0.
+            dot.backward(&self.pass.xs[0], &self.d_dots, n, &mut self.d_x0);
+            let d = &mut self.d_xs[0][..n * width];
+            d.iter_mut().zip(&self.d_x0).for_each(|(a, &b)| *a += b);
+        }
         let mut offset = 0;
         for (f, table) in model.embeddings.iter().enumerate() {
             let lookups = self.batch.feature(f);
@@ -279,6 +292,22 @@ impl Trainer {
                 &mut self.scratch,
             );
             offset += table.dim;
+        }
+    }
+
+    /// With a dot interaction, d loss / d the tower's input splits into the part for the
+    /// concatenated embeddings (or the last cross layer's output) and the dot products'.
+    fn split_tower_input_gradient(&mut self, model: &FeatureModel, n: usize) {
+        let Some(dot) = model.config.dot_interaction() else {
+            return;
+        };
+        let (x, p) = (model.config.input_width(), dot.output_width());
+        let depth = model.cross.len();
+        let rows = self.d_tower_input.chunks_exact(x + p).take(n);
+        let d_x = self.d_xs[depth].chunks_exact_mut(x);
+        for ((row, d_x), d_dots) in rows.zip(d_x).zip(self.d_dots.chunks_mut(p.max(1))) {
+            d_x.copy_from_slice(&row[..x]);
+            d_dots[..p].copy_from_slice(&row[x..]);
         }
     }
 
@@ -329,8 +358,19 @@ mod tests {
 
     #[test]
     fn the_whole_backward_pass_matches_finite_differences() {
-        for (cross, rank, dropout) in [(0, None, None), (2, None, None), (1, Some(3), Some(0.4))] {
-            let (mut model, all) = tiny(cross, rank);
+        let cases = [
+            (0, None, None, false),
+            (2, None, None, false),
+            (1, Some(3), Some(0.4), false),
+            (0, None, None, true),
+            (1, None, Some(0.2), true),
+        ];
+        for (cross, rank, dropout, dot) in cases {
+            let (mut model, all) = if dot {
+                crate::features::tests::tiny_dot(cross)
+            } else {
+                tiny(cross, rank)
+            };
             model.config.network.dropout = dropout;
             // ReLU's kink at 0 is within a finite difference's step of some pre-activations;
             // a linear hidden layer keeps the wiring under test and the check exact.
