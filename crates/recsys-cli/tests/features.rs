@@ -167,11 +167,13 @@ recsys_test!(
         assert_eq!(first, rank(dir.command()));
         let ranked: serde_json::Value = serde_json::from_str(&first).unwrap();
         assert_eq!(ranked.to_string().matches("(199").count(), 6, "{ranked}");
+        // An unseen user is still scored through its hash bin: the warning says so.
         dir.command()
             .args([
                 "rank", "--model", "model", "--user", "77", "--all", "--top", "2",
             ])
-            .assert_success();
+            .assert_success()
+            .assert_stderr_contains("scored through its features");
         // Serving and exporting need a ranking model or a biased MF, and say so.
         dir.command()
             .args([

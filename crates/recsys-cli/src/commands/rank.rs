@@ -8,17 +8,20 @@ use crate::args::RankArgs;
 
 pub fn run(args: RankArgs) -> anyhow::Result<()> {
     let model = artifact::load_any(&args.model)?.model;
+    // A feature model still has hash bins and side information for an unseen id.
+    let how = match model {
+        artifact::AnyModel::Features(_) => "scored through its features, unknown rows for the rest",
+        _ => "scored with the out-of-vocabulary row",
+    };
     if model.user_vocabulary().lookup(&args.user) == 0 {
         tracing::warn!(
-            "user {:?} is not in the model's vocabulary: scored with the out-of-vocabulary row",
+            "user {:?} is not in the model's vocabulary: {how}",
             args.user
         );
     }
     for item in &args.items {
         if model.title_vocabulary().lookup(item) == 0 {
-            tracing::warn!(
-                "title {item:?} is not in the model's vocabulary: scored with the out-of-vocabulary row"
-            );
+            tracing::warn!("title {item:?} is not in the model's vocabulary: {how}");
         }
     }
     let ranked = if args.all {

@@ -99,6 +99,12 @@ impl SparseGrad {
     pub fn dim(&self) -> usize {
         self.dim
     }
+
+    /// The rows touched and their summed gradients, to add a penalty's gradient to
+    /// ([`L2::apply_rows`](super::L2::apply_rows)).
+    pub(crate) fn rows_and_values_mut(&mut self) -> (&[u32], &mut [f32]) {
+        (self.ids.rows(), &mut self.values)
+    }
 }
 
 #[cfg(test)]

@@ -168,6 +168,10 @@ pub struct FeatureTrainConfig {
     pub validation_fraction: f64,
     /// Stop after this many epochs without a better validation RMSE (0: never early).
     pub patience: usize,
+    /// Weight decay on the embedding rows each batch uses, once per distinct row:
+    /// `embedding_l2 / 2 · ‖row‖²` added to the batch's loss (reported as
+    /// `regularization_loss`); 0: none.
+    pub embedding_l2: f32,
 }
 
 impl Default for FeatureTrainConfig {
@@ -180,6 +184,7 @@ impl Default for FeatureTrainConfig {
             seed: 42,
             validation_fraction: 0.1,
             patience: 2,
+            embedding_l2: 0.0,
         }
     }
 }
@@ -243,6 +248,13 @@ impl FeatureRecipe {
         }
         .check()?;
         crate::mf::split_validation(&Default::default(), t.validation_fraction, 0)?;
+        if !(t.embedding_l2.is_finite() && (0.0..=100.0).contains(&t.embedding_l2)) {
+            return Err(Error::Config {
+                field: "train.embedding_l2",
+                allowed: "a number in [0, 100]",
+                value: t.embedding_l2.to_string(),
+            });
+        }
         Ok(())
     }
 }
@@ -531,6 +543,10 @@ mod tests {
             "[[feature]]\ninput = \"user_id\"\ndim = 4\n{NET}dropout = 1.0\n"
         ));
         assert!(e.contains("network.dropout"), "{e}");
+        let e = check_err(&format!(
+            "[[feature]]\ninput = \"user_id\"\ndim = 4\n{NET}[train]\nembedding_l2 = -1\n"
+        ));
+        assert!(e.contains("train.embedding_l2"), "{e}");
         let e = check_err(&format!(
             "[[feature]]\ninput = \"user_id\"\ndim = 4\n{NET}[train]\nlearning_rate = -1\n"
         ));

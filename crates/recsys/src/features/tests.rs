@@ -145,6 +145,7 @@ pub(crate) fn train_config(epochs: usize) -> FeatureTrainConfig {
         seed: 3,
         validation_fraction: 0.0,
         patience: 0,
+        embedding_l2: 0.0,
     }
 }
 

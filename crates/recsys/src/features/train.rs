@@ -9,7 +9,9 @@
 
 use std::time::Instant;
 
-use recsys_engine::{CrossGrads, DenseGrads, Dropout, Optimizer, RankingTask, Slots, SparseGrad};
+use recsys_engine::{
+    CrossGrads, DenseGrads, Dropout, L2, Optimizer, RankingTask, Slots, SparseGrad,
+};
 
 use super::config::FeatureTrainConfig;
 use super::{FeatureModel, FeatureRows, Pass};
@@ -72,6 +74,9 @@ pub fn fit_features(
     start_at_the_mean(&mut model, &train.ratings);
     let mut trainer = Trainer::new(&model, optimizer, cfg.batch_size, &train.rows);
     trainer.dropout = dropout_layers(&model, cfg.seed);
+    trainer.l2 = L2 {
+        weight: cfg.embedding_l2,
+    };
     let mut order: Vec<usize> = (0..train.ratings.len()).collect();
     let mut best = BestEpoch::new(cfg.patience);
     let steps = order.len().div_ceil(cfg.batch_size);
@@ -139,6 +144,8 @@ struct Trainer {
     scratch: Vec<f32>,
     /// Training-only dropout after each hidden layer, if any.
     dropout: Option<Vec<Dropout>>,
+    /// Weight decay on the embedding rows each batch uses.
+    l2: L2,
 }
 
 impl Trainer {
@@ -188,6 +195,7 @@ impl Trainer {
                 .collect(),
             scratch: Vec::new(),
             dropout: None,
+            l2: L2 { weight: 0.0 },
         }
     }
 
@@ -201,12 +209,14 @@ impl Trainer {
         observer: &mut dyn TrainObserver,
     ) -> Result<Metrics> {
         self.task.reset();
+        let mut penalty = 0.0f64;
         for (s, part) in order.chunks(self.pass.capacity).enumerate() {
             self.batch.select_from(&data.rows, part);
             self.labels.clear();
             self.labels.extend(part.iter().map(|&i| data.ratings[i]));
-            let loss = self.step(model);
-            if !loss.is_finite() {
+            let (loss, batch_penalty) = self.step(model);
+            penalty += batch_penalty * part.len() as f64;
+            if !(loss.is_finite() && batch_penalty.is_finite()) {
                 return Err(Error::Diverged {
                     epoch,
                     step: s + 1,
@@ -215,25 +225,30 @@ impl Trainer {
             }
             observer.step_end(s + 1, loss);
         }
-        Ok(self.task.metrics().into())
+        let mut m: Metrics = self.task.metrics().into();
+        m.regularization_loss = penalty / order.len().max(1) as f64;
+        m.total_loss = m.loss + m.regularization_loss;
+        Ok(m)
     }
 
-    /// Forward, loss, backward and update for the batch in `self.batch`; returns the loss.
-    fn step(&mut self, model: &mut FeatureModel) -> f32 {
+    /// Forward, loss, backward and update for the batch in `self.batch`; returns the loss and
+    /// the embedding penalty.
+    fn step(&mut self, model: &mut FeatureModel) -> (f32, f64) {
         let n = self.batch.len();
         let last = model.tower.len() - 1;
         let pred = model.forward_with(&self.batch, &mut self.pass, self.dropout.as_deref_mut());
         let loss = self
             .task
             .compute(pred, &self.labels, &mut self.d_acts[last][..n]);
-        self.backward(model, n);
+        let penalty = self.backward(model, n);
         self.step += 1;
         self.update(model);
-        loss
+        (loss, penalty)
     }
 
-    /// Gradients of every parameter, from d loss / d prediction in `d_acts[last]`.
-    fn backward(&mut self, model: &FeatureModel, n: usize) {
+    /// Gradients of every parameter, from d loss / d prediction in `d_acts[last]`, the
+    /// embedding penalty's included; returns the penalty.
+    fn backward(&mut self, model: &FeatureModel, n: usize) -> f64 {
         let depth = model.cross.len();
         for k in (0..model.tower.len()).rev() {
             let (below, here) = self.d_acts.split_at_mut(k);
@@ -281,18 +296,15 @@ impl Trainer {
             let d = &mut self.d_xs[0][..n * width];
             d.iter_mut().zip(&self.d_x0).for_each(|(a, &b)| *a += b);
         }
-        let mut offset = 0;
+        let (mut offset, mut penalty) = (0, 0.0);
         for (f, table) in model.embeddings.iter().enumerate() {
             let lookups = self.batch.feature(f);
-            self.sparse[f].0.accumulate_mean(
-                lookups,
-                &self.d_xs[0],
-                width,
-                offset,
-                &mut self.scratch,
-            );
+            let grad = &mut self.sparse[f].0;
+            grad.accumulate_mean(lookups, &self.d_xs[0], width, offset, &mut self.scratch);
+            penalty += self.l2.apply_rows(table, grad);
             offset += table.dim;
         }
+        penalty
     }
 
     /// With a dot interaction, d loss / d the tower's input splits into the part for the
@@ -342,9 +354,23 @@ mod tests {
         data: &LabeledRows,
         dropout: &Option<Vec<Dropout>>,
         (tensor, values): (usize, &[f32]),
+        l2: f32,
     ) -> f64 {
         let mut m = model.clone();
         m.tensors_mut()[tensor].copy_from_slice(values);
+        // The penalty: once per distinct row each feature's lookups use.
+        let mut penalty = 0.0;
+        for (f, t) in m.embeddings.iter().enumerate() {
+            let mut rows = data.rows.feature(f).ids.to_vec();
+            rows.sort();
+            rows.dedup();
+            let sq: f64 = rows
+                .iter()
+                .flat_map(|&r| t.row(r))
+                .map(|&w| (w as f64).powi(2))
+                .sum();
+            penalty += 0.5 * l2 as f64 * sq;
+        }
         let mut pass = m.pass(data.ratings.len());
         let mut dropout = dropout.clone();
         let pred = m.forward_with(&data.rows, &mut pass, dropout.as_deref_mut());
@@ -354,18 +380,19 @@ mod tests {
             .map(|(&p, &y)| ((p - y) as f64).powi(2))
             .sum::<f64>()
             / n
+            + penalty
     }
 
     #[test]
     fn the_whole_backward_pass_matches_finite_differences() {
         let cases = [
-            (0, None, None, false),
-            (2, None, None, false),
-            (1, Some(3), Some(0.4), false),
-            (0, None, None, true),
-            (1, None, Some(0.2), true),
+            (0, None, None, 0.0, false),
+            (2, None, None, 0.0, false),
+            (1, Some(3), Some(0.4), 0.2, false),
+            (0, None, None, 0.0, true),
+            (1, None, Some(0.2), 0.1, true),
         ];
-        for (cross, rank, dropout, dot) in cases {
+        for (cross, rank, dropout, l2, dot) in cases {
             let (mut model, all) = if dot {
                 crate::features::tests::tiny_dot(cross)
             } else {
@@ -381,6 +408,7 @@ mod tests {
             t.batch = data.rows.clone();
             t.labels = data.ratings.clone();
             t.dropout = dropout_layers(&model, 5);
+            t.l2 = L2 { weight: l2 };
             let masks = t.dropout.clone();
             let mut m = model.clone();
             t.step(&mut m);
@@ -410,7 +438,7 @@ mod tests {
             for (i, (name, g)) in names.iter().zip(&grads).enumerate() {
                 let mut values = model.tensors()[i].2.to_vec();
                 check_gradient(name, &mut values, g, |v| {
-                    loss_with(&model, &data, &masks, (i, v))
+                    loss_with(&model, &data, &masks, (i, v), l2)
                 });
             }
         }

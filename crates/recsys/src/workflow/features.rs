@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use recsys_data::{SideInfo, Vocabulary};
 
-use super::mf::Recording;
+use super::mf::{Recording, outcome};
 use super::{DataSpec, JobObserver, LoadedData, Timings, TrainOutcome, locate_movielens};
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
@@ -165,22 +165,9 @@ pub fn train_features_and_save(
         features: Some(t.clone()),
     };
     artifact::save_features(&model, Some(&record), &job.out)?;
-    Ok(TrainOutcome {
-        epochs,
-        test: test_metrics,
-        retrieval: None,
-        model_dir: job.out.clone(),
-        train_examples: all.len(),
-        test_examples: test.len(),
-        users: n_users,
-        titles: n_titles,
-        parameters: model.num_parameters(),
-        timings: Timings {
-            load_seconds,
-            init_seconds: 0.0,
-            fit_seconds,
-            evaluate_seconds,
-            save_seconds: clock.elapsed().as_secs_f64(),
-        },
-    })
+    let seconds = [load_seconds, fit_seconds, evaluate_seconds];
+    let params = model.num_parameters();
+    let counts = [all.len(), test.len(), n_users, n_titles, params];
+    let timings = Timings::rating_only(seconds, clock);
+    Ok(outcome(epochs, test_metrics, &job.out, counts, timings))
 }

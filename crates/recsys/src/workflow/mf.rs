@@ -132,23 +132,46 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
         features: None,
     };
     artifact::save_mf(&model, Some(&record), &job.out)?;
-    let timings = Timings {
-        load_seconds,
-        init_seconds: 0.0,
-        fit_seconds,
-        evaluate_seconds,
-        save_seconds: clock.elapsed().as_secs_f64(),
-    };
-    Ok(TrainOutcome {
+    let seconds = [load_seconds, fit_seconds, evaluate_seconds];
+    let params = model.num_parameters();
+    let counts = [all.len(), test.len(), n_users, n_titles, params];
+    let timings = Timings::rating_only(seconds, clock);
+    Ok(outcome(epochs, test_metrics, &job.out, counts, timings))
+}
+
+impl Timings {
+    /// A job without an initialisation phase: `[load, fit, evaluate]` seconds, and saving
+    /// since `save_started`.
+    pub(super) fn rating_only([load, fit, evaluate]: [f64; 3], save_started: Instant) -> Self {
+        Timings {
+            load_seconds: load,
+            init_seconds: 0.0,
+            fit_seconds: fit,
+            evaluate_seconds: evaluate,
+            save_seconds: save_started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// The outcome of a job without a retrieval task (biased MF, the feature model); `counts` are
+/// the training and test examples, users, titles and parameters.
+pub(super) fn outcome(
+    epochs: Vec<EpochReport>,
+    test: Option<crate::train::Metrics>,
+    model_dir: &std::path::Path,
+    [train_examples, test_examples, users, titles, parameters]: [usize; 5],
+    timings: Timings,
+) -> TrainOutcome {
+    TrainOutcome {
         epochs,
-        test: test_metrics,
+        test,
         retrieval: None,
-        model_dir: job.out.clone(),
-        train_examples: all.len(),
-        test_examples: test.len(),
-        users: n_users,
-        titles: n_titles,
-        parameters: model.num_parameters(),
+        model_dir: model_dir.to_owned(),
+        train_examples,
+        test_examples,
+        users,
+        titles,
+        parameters,
         timings,
-    })
+    }
 }
