@@ -225,6 +225,14 @@ impl TrainArgs {
                 }
             }
         }
+        let side_information = matches!(recipe, Recipe::Features(_));
+        if self.train.is_some() && self.data.data_dir.is_some() && !side_information {
+            anyhow::bail!(
+                "--data-dir does not apply with --train to --preset {name}: it locates MovieLens, \
+                 and the files given are read as they are (only the feature model reads side \
+                 information from it)"
+            );
+        }
         Ok(recipe)
     }
 }
@@ -354,6 +362,18 @@ mod tests {
             unknown.contains("--preset") && unknown.contains("best"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn data_dir_with_train_files_is_only_for_the_feature_model() {
+        let with =
+            |preset: &str| recipe(&["--preset", preset, "--train", "t.tsv", "--data-dir", "d"]);
+        for preset in ["tutorial", "mf-sgd", "best", "multitask"] {
+            let e = with(preset).unwrap_err().to_string();
+            assert!(e.contains("--data-dir") && e.contains(preset), "{e}");
+        }
+        assert!(with("features").is_ok());
+        assert!(recipe(&["--preset", "best", "--data-dir", "d"]).is_ok());
     }
 
     #[test]
