@@ -7,6 +7,7 @@
 #   (a) MovieLens 25M's shape: 162,541 users, 59,047 items, 25,000,095 ratings
 #   (b) 25,000,095 ratings over 10,000 users (59,047 items)
 #   (c) 25,000,095 ratings over 10,000,000 users (59,047 items)
+#   (a) again with --stream: the file spooled to disk and read back a batch at a time
 #
 # Each set is written by `recsys synth` (seed 42, Zipf exponent 1), then trained for one epoch
 # with `recsys train --train FILE --epochs 1 --json` (release) under `/usr/bin/time -v`. Epoch
@@ -33,16 +34,18 @@ BENCH=$(cd "$ROOT" && nice -n 10 cargo bench -q -p recsys --bench tutorial -- --
 echo "$BENCH" | grep -v '^{'
 STEADY=$(echo "$BENCH" | grep '^{' | jq .steady_epoch_s)
 
-# run NAME USERS: synthesise (if absent) and train one epoch; prints one result line.
+# run NAME USERS [FLAGS…]: synthesise (if absent) and train one epoch; prints one result line.
+# A NAME ending in -stream reads the data of the NAME before it.
 run() {
-    local name=$1 users=$2 data="$DIR/$1.tsv"
+    local name=$1 users=$2 data="$DIR/${1%-stream}.tsv"
+    shift 2
     if [ ! -s "$data" ]; then
         nice -n 10 "$BIN" synth --users "$users" --items $ITEMS --interactions $ROWS \
             --seed 42 --zipf-exponent 1.0 --out "$data" >/dev/null
     fi
     echo "== ($name) load: $(uptime | sed 's/.*load average/load average/')" >&2
     nice -n 10 /usr/bin/time -v "$BIN" train --train "$data" --epochs 1 --out "$DIR/model-$name" \
-        --json >"$DIR/$name.json" 2>"$DIR/$name.time"
+        "$@" --json >"$DIR/$name.json" 2>"$DIR/$name.time"
     local rss_kib
     rss_kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$DIR/$name.time")
     jq -c --arg name "$name" --argjson rss "$rss_kib" '{
@@ -56,9 +59,10 @@ run() {
 A=$(run ml25m 162541)
 B=$(run users10k 10000)
 C=$(run users10m 10000000)
-printf '%s\n%s\n%s\n' "$A" "$B" "$C"
+S=$(run ml25m-stream 162541 --stream)
+printf '%s\n%s\n%s\n%s\n' "$A" "$B" "$C" "$S"
 
-jq -rn --argjson steady "$STEADY" --argjson a "$A" --argjson b "$B" --argjson c "$C" '
+jq -rn --argjson steady "$STEADY" --argjson a "$A" --argjson b "$B" --argjson c "$C" --argjson s "$S" '
     def ok(x): if x then "met" else "NOT met" end;
     def f(x): x * 1000 | round / 1000;
     ($steady * 1.3 * 25000095 / 80000) as $limit |
@@ -66,7 +70,8 @@ jq -rn --argjson steady "$STEADY" --argjson a "$A" --argjson b "$B" --argjson c 
     "25M-shaped peak RSS \(f($a.peak_rss_mib)) MiB vs 2048 MiB: \(ok($a.peak_rss_mib <= 2048))",
     "10M/10k users epoch ratio \(f($c.epoch_s / $b.epoch_s)) vs 1.3: \(ok(([$c.epoch_s / $b.epoch_s, $b.epoch_s / $c.epoch_s] | max) <= 1.3))",
     "10k users peak RSS \(f($b.peak_rss_mib)) MiB vs model \(f($b.model_mib)) + 1024 MiB: \(ok($b.peak_rss_mib <= $b.model_mib + 1024))",
-    "10M users peak RSS \(f($c.peak_rss_mib)) MiB vs model \(f($c.model_mib)) + 1024 MiB: \(ok($c.peak_rss_mib <= $c.model_mib + 1024))"'
+    "10M users peak RSS \(f($c.peak_rss_mib)) MiB vs model \(f($c.model_mib)) + 1024 MiB: \(ok($c.peak_rss_mib <= $c.model_mib + 1024))",
+    "25M-shaped --stream: epoch \(f($s.epoch_s)) s (\(f($s.epoch_s / $a.epoch_s)) x in memory), peak RSS \(f($s.peak_rss_mib)) MiB vs \(f($a.peak_rss_mib)) MiB in memory"'
 
 if [ "${KEEP_DATA:-0}" != 1 ]; then
     rm -rf "$DIR"/ml25m.tsv "$DIR"/users10k.tsv "$DIR"/users10m.tsv "$DIR"/model-*

@@ -197,6 +197,17 @@ pub struct TrainArgs {
     /// Test ratings, same format as --train.
     #[arg(long, value_name = "FILE", requires = "train")]
     pub test: Option<PathBuf>,
+    /// Stream --train (and --test) instead of holding them in memory: each file is read once
+    /// into a temporary file of 12 bytes a row, and every epoch reads it back a batch at a
+    /// time, so memory is the model plus a batch, however many rows. Ranking presets only.
+    #[arg(long, requires = "train")]
+    pub stream: bool,
+    /// With --stream: rows of the buffer the training rows are shuffled through on their way
+    /// in (tf.data's `shuffle(buffer_size)`); a file that fits is shuffled exactly as in
+    /// memory.
+    #[arg(long, value_name = "ROWS", requires = "stream", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub shuffle_buffer: u64,
     #[command(flatten)]
     pub columns: ColumnArgs,
     /// MovieLens split: training examples.
@@ -239,6 +250,9 @@ impl TrainArgs {
                 train: train.clone(),
                 test: self.test.clone(),
                 columns: self.columns.columns(),
+                stream: self
+                    .stream
+                    .then(|| usize::try_from(self.shuffle_buffer).unwrap_or(usize::MAX)),
             },
             None => DataSpec::MovieLens {
                 data_dir: self.data.data_dir.clone(),

@@ -133,6 +133,13 @@ impl Encoder {
         out.push(user, item, rating);
     }
 
+    /// Interns one row's strings and returns its bytes as a [`crate::Spool`] stores them.
+    pub(crate) fn encode(&mut self, user_id: &str, movie_title: &str, rating: f32) -> [u8; 12] {
+        let user = self.users.intern(user_id);
+        let item = self.items.intern(movie_title);
+        crate::spool::row_bytes(user, item, rating)
+    }
+
     /// Encodes ratings already in memory (MovieLens 100k, a split), in order.
     pub fn encode_ratings(&mut self, ratings: &[Rating]) -> EncodedRatings {
         let mut out = EncodedRatings::default();
@@ -174,6 +181,20 @@ impl Encoder {
         let (items, item_rows) = self.items.into_vocabulary();
         remap(sets.iter_mut().map(|s| &mut s.titles), &item_rows);
         (users, items)
+    }
+}
+
+impl Encoder {
+    /// [`finish`](Self::finish) for rows kept in [`crate::Spool`]s: the vocabularies, and the
+    /// map from this encoder's first-seen ids to their rows, applied as the spools are read.
+    pub fn finish_spooled(self) -> (Vocabulary, Vocabulary, crate::RowMap) {
+        let (users, user_rows) = self.users.into_vocabulary();
+        let (items, item_rows) = self.items.into_vocabulary();
+        let map = crate::RowMap {
+            users: user_rows,
+            titles: item_rows,
+        };
+        (users, items, map)
     }
 }
 

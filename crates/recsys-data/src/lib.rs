@@ -7,7 +7,8 @@
 //! 2. [`MovieLens100k`]: read `u.data`, `u.item` and `u.user` into [`Rating`]s, [`Movie`]s and
 //!    [`User`]s, or [`read_interactions`] from any TSV/CSV file with a header — or, for files
 //!    of millions of rows, an [`Encoder`] that streams them into compact [`EncodedRatings`]
-//!    (12 bytes a row) and the vocabularies;
+//!    (12 bytes a row) and the vocabularies, or into a [`Spool`] on disk that training reads
+//!    back a batch at a time;
 //! 3. [`split`] / [`shuffle`]: a documented, seeded shuffle and a train/test split;
 //! 4. [`Vocabulary`]: Keras `StringLookup` semantics, raw id to embedding row;
 //! 5. [`SideInfo`] and the feature transforms ([`hash_row`], [`bucketize`], [`tokenize`], …):
@@ -55,6 +56,7 @@ mod interactions;
 mod lines;
 mod movielens;
 mod split;
+mod spool;
 mod strindex;
 mod synth;
 mod vocab;
@@ -77,6 +79,7 @@ pub use features::{
 pub use interactions::{ColumnNames, for_each_interaction, read_interactions};
 pub use movielens::{GENRES, Movie, MovieLens100k, User};
 pub use split::{shuffle, shuffle_with, split};
+pub use spool::{RowMap, Spool, SpoolShuffle};
 pub use synth::{SynthRows, SynthSpec, SynthSummary, write_synthetic};
 pub use vocab::{Values, Vocabulary};
 

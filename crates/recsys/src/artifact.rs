@@ -111,6 +111,10 @@ pub enum DataSource {
         test: Option<PathBuf>,
         /// The header names of the user id, title and rating columns.
         columns: [String; 3],
+        /// With `--stream`: the rows of the shuffle buffer the training file was spooled
+        /// through (the training order depends on it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream_shuffle_buffer: Option<usize>,
     },
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use recsys_data::{
     ColumnNames, DownloadObserver, EncodedRatings, Encoder, MovieLens100k, NoProgress, Rating,
-    Vocabulary,
+    RowMap, Spool, SpoolShuffle, Vocabulary,
 };
 use serde::Serialize;
 
@@ -85,6 +85,10 @@ pub enum DataSpec {
         test: Option<PathBuf>,
         /// Which columns hold the user id, title and rating.
         columns: ColumnNames,
+        /// Stream the files instead of holding them (`--stream`): spool them to a temporary
+        /// file once, through a shuffle buffer of this many rows, and read a batch at a time
+        /// (see [`recsys_data::Spool`]). Only the ranking model trains this way.
+        stream: Option<usize>,
     },
 }
 
@@ -142,9 +146,19 @@ impl DataSpec {
                 (train, encoder.encode_ratings(&test), source)
             }
             DataSpec::Files {
+                stream: Some(_), ..
+            } => {
+                return Err(Error::InvalidInput(
+                    "--stream trains the tutorial's ranking model; this recipe holds its \
+                     examples in memory"
+                        .into(),
+                ));
+            }
+            DataSpec::Files {
                 train,
                 test,
                 columns,
+                stream: None,
             } => {
                 let train_rows = encoder.read_file(train, columns)?;
                 let test_rows = match test {
@@ -154,7 +168,7 @@ impl DataSpec {
                 (
                     train_rows,
                     test_rows,
-                    files_source(train, test.as_ref(), columns),
+                    files_source(train, test.as_ref(), columns, None),
                 )
             }
         };
@@ -185,7 +199,12 @@ fn movielens_split(
 
 /// The manifest's record of interaction files, with absolute paths so that `evaluate` finds
 /// them from any working directory.
-fn files_source(train: &Path, test: Option<&PathBuf>, columns: &ColumnNames) -> DataSource {
+fn files_source(
+    train: &Path,
+    test: Option<&PathBuf>,
+    columns: &ColumnNames,
+    stream_shuffle_buffer: Option<usize>,
+) -> DataSource {
     let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     DataSource::Files {
         train: absolute(train),
@@ -195,6 +214,7 @@ fn files_source(train: &Path, test: Option<&PathBuf>, columns: &ColumnNames) -> 
             columns.movie_title.clone(),
             columns.user_rating.clone(),
         ],
+        stream_shuffle_buffer,
     }
 }
 
@@ -203,6 +223,130 @@ impl LoadedData {
     pub fn vocabularies(&self) -> (Vocabulary, Vocabulary) {
         (self.users.clone(), self.titles.clone())
     }
+}
+
+/// Interaction files spooled for `--stream`: the rows on disk, read a batch at a time.
+#[derive(Debug)]
+pub struct SpooledData {
+    /// Training examples, in training order (shuffled on their way in).
+    pub train: Spool,
+    /// Test examples, in file order (empty without a test file).
+    pub test: Spool,
+    /// Maps the spools' ids to rows of `users` and `titles`.
+    pub map: RowMap,
+    /// User ids of train ∪ test, sorted.
+    pub users: Vocabulary,
+    /// Titles of train ∪ test, sorted.
+    pub titles: Vocabulary,
+    /// Where they came from, for the manifest.
+    pub source: DataSource,
+}
+
+impl DataSpec {
+    /// Spools interaction files (`DataSpec::Files` with `stream`): one pass over each file,
+    /// the training rows shuffled through the buffer with `shuffle_seed` when it is given.
+    ///
+    /// # Errors
+    ///
+    /// A parse error naming the file and line; [`Error::InvalidInput`] for MovieLens or files
+    /// without `stream`, which [`load`](Self::load) reads.
+    pub fn spool(&self, shuffle_seed: Option<u64>) -> Result<SpooledData> {
+        let DataSpec::Files {
+            train,
+            test,
+            columns,
+            stream: Some(buffer),
+        } = self
+        else {
+            return Err(Error::InvalidInput(
+                "--stream reads --train files (MovieLens 100k is split in memory)".into(),
+            ));
+        };
+        let mut encoder = Encoder::new();
+        let shuffle = shuffle_seed.map(|seed| SpoolShuffle {
+            buffer: *buffer,
+            seed,
+        });
+        let train_rows = encoder.spool_file(train, columns, shuffle)?;
+        let test_rows = match test {
+            Some(t) => encoder.spool_file(t, columns, None)?,
+            None => Spool::empty()?,
+        };
+        let (users, titles, map) = encoder.finish_spooled();
+        Ok(SpooledData {
+            train: train_rows,
+            test: test_rows,
+            map,
+            users,
+            titles,
+            source: files_source(train, test.as_ref(), columns, Some(*buffer)),
+        })
+    }
+
+    /// Whether this reads files with `--stream`.
+    fn streams(&self) -> bool {
+        matches!(
+            self,
+            DataSpec::Files {
+                stream: Some(_),
+                ..
+            }
+        )
+    }
+}
+
+/// The examples of a job: in memory, or spooled for `--stream`.
+enum JobData {
+    Memory {
+        train: Examples,
+        test: Examples,
+    },
+    Spooled {
+        train: Spool,
+        test: Spool,
+        map: RowMap,
+    },
+}
+
+impl JobData {
+    fn lens(&self) -> (usize, usize) {
+        match self {
+            JobData::Memory { train, test } => (train.len(), test.len()),
+            JobData::Spooled { train, test, .. } => (train.len(), test.len()),
+        }
+    }
+}
+
+/// Reads the job's data as its spec says: the examples, the vocabularies and the source.
+fn load_job_data(
+    job: &TrainJob,
+    config: &train::ValidTrainConfig,
+    observer: &mut dyn JobObserver,
+) -> Result<(JobData, Vocabulary, Vocabulary, DataSource)> {
+    let cfg = config.get();
+    if !job.data.streams() {
+        let d = job.data.load(cfg.seed, observer)?;
+        let data = JobData::Memory {
+            train: d.train,
+            test: d.test,
+        };
+        return Ok((data, d.users, d.titles, d.source));
+    }
+    if job.multitask.is_some() {
+        return Err(Error::InvalidInput(
+            "--stream trains the ranking model alone; multitask training holds its examples in \
+             memory"
+                .into(),
+        ));
+    }
+    let shuffle = cfg.shuffle.then(|| train::shuffle_seed(cfg.seed));
+    let d = job.data.spool(shuffle)?;
+    let data = JobData::Spooled {
+        train: d.train,
+        test: d.test,
+        map: d.map,
+    };
+    Ok((data, d.users, d.titles, d.source))
 }
 
 /// A training job: data, model shape, recipe, optional starting weights, output directory.
@@ -271,33 +415,49 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
     job.model.check()?;
     let weights = job.multitask.map(MultitaskWeights::check).transpose()?;
     let clock = Instant::now();
-    let data = job.data.load(config.get().seed, observer)?;
+    let (data, users_vocab, titles_vocab, source) = load_job_data(job, &config, observer)?;
     let load_seconds = clock.elapsed().as_secs_f64();
-    let (users, titles) = (data.users.num_rows() - 1, data.titles.num_rows() - 1);
-    let (train_examples, test_examples) = (data.train.len(), data.test.len());
+    let (users, titles) = (users_vocab.num_rows() - 1, titles_vocab.num_rows() - 1);
+    let (train_examples, test_examples) = data.lens();
 
     let clock = Instant::now();
     let seed = config.get().seed;
-    let mut model = RankingModel::new(job.model.clone(), data.users, data.titles, seed)?;
+    let mut model = RankingModel::new(job.model.clone(), users_vocab, titles_vocab, seed)?;
     if let Some(path) = &job.init_weights {
         weights::load_safetensors_file(&mut model, path)?;
     }
     let init_seconds = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
-    let history = match &weights {
-        Some(w) => multitask::fit(&mut model, data.train, &config, w, observer)?,
-        None => train::fit_owned(&mut model, data.train, &config, observer)?,
+    let mut data = data;
+    let history = match (&mut data, &weights) {
+        (JobData::Memory { train, .. }, Some(w)) => {
+            multitask::fit(&mut model, std::mem::take(train), &config, w, observer)?
+        }
+        (JobData::Memory { train, .. }, None) => {
+            train::fit_owned(&mut model, std::mem::take(train), &config, observer)?
+        }
+        (JobData::Spooled { train, map, .. }, _) => {
+            train::fit_spooled(&mut model, train, map, &config, observer)?
+        }
     };
     let fit_seconds = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
-    let (test, retrieval) = evaluate_job(&model, &data.test, weights.is_some())?;
+    let (test, retrieval) = match &mut data {
+        JobData::Memory { test, .. } => evaluate_job(&model, test, weights.is_some())?,
+        JobData::Spooled { test, .. } if test.is_empty() => (None, None),
+        JobData::Spooled { test, map, .. } => (
+            Some(train::evaluate_spooled(&model, test, map, 4096)?),
+            None,
+        ),
+    };
     let evaluate_seconds = clock.elapsed().as_secs_f64();
+    drop(data);
 
     let clock = Instant::now();
     let record = TrainingRecord {
-        data: data.source,
+        data: source,
         config: config.get().clone(),
         init_weights: job.init_weights.clone(),
         epochs: history.epochs.clone(),

@@ -107,6 +107,52 @@ fn warm_training_steps_allocate_only_inside_the_fallback_gemm_crate_on_both_path
     }
 }
 
+#[test]
+fn warm_streamed_steps_allocate_nothing_of_their_own() {
+    use recsys::data::{ColumnNames, Encoder, SpoolShuffle};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.tsv");
+    let mut text = String::from("user_id\tmovie_title\tuser_rating\n");
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "u{}\tt{}\t{}\n",
+            i * 7 % 300,
+            i * 13 % 200,
+            i % 5 + 1
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut encoder = Encoder::new();
+    let shuffle = SpoolShuffle {
+        buffer: 700,
+        seed: 3,
+    };
+    let mut spool = encoder
+        .spool_file(&path, &ColumnNames::default(), Some(shuffle))
+        .unwrap();
+    let (users, titles, map) = encoder.finish_spooled();
+    let config = RankingModelConfig {
+        embedding_dim: 8,
+        hidden_layers: vec![16, 8],
+    };
+    let mut model = RankingModel::new(config, users, titles, 1).unwrap();
+    let train = TrainConfig {
+        epochs: 3,
+        batch_size: 96,
+        ..TrainConfig::default()
+    };
+    let mut rec = Recorder::default();
+    recsys::train::fit_spooled(
+        &mut model,
+        &mut spool,
+        &map,
+        &train.check().unwrap(),
+        &mut rec,
+    )
+    .unwrap();
+    check(&rec, "streamed");
+}
+
 fn check(rec: &Recorder, what: &str) {
     let per_step: Vec<(u64, u64, u64)> = rec
         .marks

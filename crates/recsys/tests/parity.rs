@@ -39,6 +39,7 @@ fn setup(peers: &Path) -> (RankingModel, Examples, Examples) {
         train: peers.join("split/train.tsv"),
         test: Some(peers.join("split/test.tsv")),
         columns: ColumnNames::default(),
+        stream: None,
     };
     let data = spec.load(0, &mut Quiet).unwrap();
     let (users, titles) = (data.users, data.titles);

@@ -22,6 +22,7 @@ fn five_seeds_land_in_the_tfrs_band() {
                 train: peers.join("split/train.tsv"),
                 test: Some(peers.join("split/test.tsv")),
                 columns: ColumnNames::default(),
+                stream: None,
             },
             model: RankingModelConfig::default(),
             train: TrainConfig {

@@ -27,6 +27,7 @@ fn a_shortened_best_preset_beats_svd_on_tfrs_split() {
             train: peers.join("split/train.tsv"),
             test: Some(peers.join("split/test.tsv")),
             columns: ColumnNames::default(),
+            stream: None,
         },
         recipe,
         out: out.path().join("best"),

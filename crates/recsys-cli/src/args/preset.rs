@@ -225,6 +225,19 @@ impl TrainArgs {
                 }
             }
         }
+        let plain_ranking = matches!(
+            recipe,
+            Recipe::Ranking {
+                multitask: None,
+                ..
+            }
+        );
+        if self.stream && !plain_ranking {
+            anyhow::bail!(
+                "--stream does not apply to --preset {name}: it streams the training of the \
+                 tutorial's ranking model; this recipe holds its examples in memory"
+            );
+        }
         let side_information = matches!(recipe, Recipe::Features(_));
         if self.train.is_some() && self.data.data_dir.is_some() && !side_information {
             anyhow::bail!(

@@ -11,7 +11,7 @@ mod step;
 
 use std::time::Instant;
 
-use recsys_data::{Rating, Vocabulary};
+use recsys_data::{Rating, RowMap, Spool, Vocabulary};
 use recsys_engine::RankingMetrics;
 use serde::Serialize;
 
@@ -289,7 +289,56 @@ pub(crate) fn fit_steps<S: Stepper + Send>(
     } else {
         (data, None)
     };
-    let batch = cfg.batch_size.min(data.len());
+    run_epochs(
+        model,
+        TrainBatches::Memory(data),
+        validation,
+        config,
+        make,
+        observer,
+    )
+}
+
+/// Trains `model` on a [`Spool`] of examples (`recsys train --stream`), read back a batch at
+/// a time every epoch in the spool's order; `map` maps the spool's ids to the model's rows.
+/// Memory holds the model and one batch, whatever the number of examples.
+///
+/// Errors like [`fit`], and when the configuration holds out a validation split (which would
+/// need the examples in memory).
+pub fn fit_spooled(
+    model: &mut RankingModel,
+    train: &mut Spool,
+    map: &RowMap,
+    config: &ValidTrainConfig,
+    observer: &mut dyn TrainObserver,
+) -> Result<History> {
+    if train.is_empty() {
+        return Err(Error::InvalidInput("no training examples".into()));
+    }
+    if config.get().validation_fraction > 0.0 {
+        return Err(Error::InvalidInput(
+            "--validation-fraction needs the examples in memory; it cannot be used with --stream"
+                .into(),
+        ));
+    }
+    let first_layer = config.get().first_layer;
+    let make =
+        |model: &RankingModel, batch| Step::new(model, batch, config.optimizer(), first_layer);
+    let data = TrainBatches::Spooled { spool: train, map };
+    run_epochs(model, data, None, config, make, observer)
+}
+
+/// The epochs of a fit over `data`, with the steps `make(model, batch)` builds, on a thread
+/// pool of its own.
+fn run_epochs<S: Stepper + Send>(
+    model: &mut RankingModel,
+    data: TrainBatches<'_>,
+    validation: Option<&Examples>,
+    config: &ValidTrainConfig,
+    make: impl FnOnce(&RankingModel, usize) -> S,
+    observer: &mut dyn TrainObserver,
+) -> Result<History> {
+    let batch = config.get().batch_size.min(data.len()).max(1);
     let mut step = make(model, batch);
     // The loop runs on a worker of a pool of its own, so the elementwise work it splits across
     // cores (`rayon::join`) stays on the workers' stacks and allocates nothing per step.
@@ -297,7 +346,7 @@ pub(crate) fn fit_steps<S: Stepper + Send>(
         .thread_name(|i| format!("recsys-train-{i}"))
         .build()
         .map_err(|e| Error::InvalidInput(format!("cannot start training threads: {e}")))?;
-    let epochs = Epochs {
+    let mut epochs = Epochs {
         data,
         validation,
         batch,
@@ -306,10 +355,42 @@ pub(crate) fn fit_steps<S: Stepper + Send>(
     pool.install(|| epochs.run(model, &mut step, observer))
 }
 
-/// What [`fit_steps`] loops over: the training batches, the validation split if any, and the
+/// Where an epoch's batches come from, in the same order every epoch.
+enum TrainBatches<'a> {
+    /// Examples in memory, cut into consecutive batches.
+    Memory(&'a Examples),
+    /// A spool read back from its start, ids mapped to rows on the way.
+    Spooled {
+        spool: &'a mut Spool,
+        map: &'a RowMap,
+    },
+}
+
+impl TrainBatches<'_> {
+    fn len(&self) -> usize {
+        match self {
+            TrainBatches::Memory(data) => data.len(),
+            TrainBatches::Spooled { spool, .. } => spool.len(),
+        }
+    }
+
+    /// Hands every batch of `size` (the last one ragged) to `f(users, titles, ratings)`.
+    fn for_each(
+        &mut self,
+        size: usize,
+        mut f: impl FnMut(&[u32], &[u32], &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            TrainBatches::Memory(data) => data.batches(size).try_for_each(|(u, t, y)| f(u, t, y)),
+            TrainBatches::Spooled { spool, map } => spool.for_each_batch(map, size, f),
+        }
+    }
+}
+
+/// What [`run_epochs`] loops over: the training batches, the validation split if any, and the
 /// schedule.
 struct Epochs<'a> {
-    data: &'a Examples,
+    data: TrainBatches<'a>,
     validation: Option<&'a Examples>,
     batch: usize,
     config: &'a ValidTrainConfig,
@@ -320,7 +401,7 @@ impl Epochs<'_> {
     /// validated when a split is held out, stopping early (and keeping the best epoch's
     /// weights) when the validation RMSE stops improving for `patience` epochs.
     fn run(
-        &self,
+        &mut self,
         model: &mut RankingModel,
         step: &mut (impl Stepper + Send),
         observer: &mut dyn TrainObserver,
@@ -354,35 +435,32 @@ impl Epochs<'_> {
 
     /// One pass over the batches; errors when the loss stops being finite.
     fn epoch(
-        &self,
+        &mut self,
         model: &mut RankingModel,
         step: &mut (impl Stepper + Send),
         epoch: usize,
         observer: &mut dyn TrainObserver,
     ) -> Result<EpochReport> {
-        let (data, batch) = (self.data, self.batch);
-        let steps = data.len().div_ceil(batch);
+        let batch = self.batch;
+        let steps = self.data.len().div_ceil(batch);
         observer.epoch_begin(epoch, self.config.get().epochs, steps);
         let start = Instant::now();
         step.reset();
-        for s in 0..steps {
-            let r = s * batch..((s + 1) * batch).min(data.len());
-            let loss = step.gradients(
-                model,
-                &data.users[r.clone()],
-                &data.titles[r.clone()],
-                &data.ratings[r],
-            )?;
+        let mut s = 0;
+        self.data.for_each(batch, |users, titles, ratings| {
+            s += 1;
+            let loss = step.gradients(model, users, titles, ratings)?;
             if !loss.is_finite() {
                 return Err(Error::Diverged {
                     epoch,
-                    step: s + 1,
+                    step: s,
                     loss,
                 });
             }
             step.apply(model);
-            observer.step_end(s + 1, loss);
-        }
+            observer.step_end(s, loss);
+            Ok(())
+        })?;
         Ok(step.report(epoch, start.elapsed().as_secs_f64()))
     }
 }
@@ -404,6 +482,26 @@ pub fn evaluate(model: &RankingModel, test: &Examples, batch_size: usize) -> Res
     for (u, t, y) in test.batches(batch) {
         task.observe(fwd.run(model, u, t), y);
     }
+    Ok(task.metrics().into())
+}
+
+/// [`evaluate`] on a [`Spool`] of test examples, read a batch at a time (`--stream`).
+pub fn evaluate_spooled(
+    model: &RankingModel,
+    test: &mut Spool,
+    map: &RowMap,
+    batch_size: usize,
+) -> Result<Metrics> {
+    if test.is_empty() {
+        return Err(Error::InvalidInput("no evaluation examples".into()));
+    }
+    let batch = batch_size.clamp(1, test.len());
+    let mut fwd = Predictor::new(model, batch, test.len());
+    let mut task = recsys_engine::RankingTask::default();
+    test.for_each_batch::<Error>(map, batch, |u, t, y| {
+        task.observe(fwd.run(model, u, t), y);
+        Ok(())
+    })?;
     Ok(task.metrics().into())
 }
 
