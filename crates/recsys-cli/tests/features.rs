@@ -1,7 +1,7 @@
 //! `recsys train --features RECIPE.toml` / `--preset features` through the real binary, with a
 //! tiny MovieLens folder built here for the side information: the saved feature model
-//! evaluates (its test ratings' times joined from `u.data`), ranks, and reloads to the same
-//! scores; a missing `u.user` row, a bad recipe and a flag that does not apply are errors
+//! evaluates (its test ratings' times joined from `u.data`), ranks, reloads to the same
+//! scores and is served with `rank`'s answers; a missing `u.user` row, a bad recipe and a flag that does not apply are errors
 //! naming what is wrong.
 
 #[macro_use]
@@ -174,7 +174,7 @@ recsys_test!(
             ])
             .assert_success()
             .assert_stderr_contains("scored through its features");
-        // Serving and exporting need a ranking model or a biased MF, and say so.
+        // Exporting needs a ranking model or a biased MF, and says so.
         dir.command()
             .args([
                 "export", "--model", "model", "--format", "onnx", "--out", "m.onnx",
@@ -182,10 +182,8 @@ recsys_test!(
             .assert_failure()
             .assert_stderr_contains("\"features\" is not supported");
         assert!(!dir.exists("m.onnx"));
-        dir.command()
-            .args(["serve", "--model", "model", "--addr", "127.0.0.1:0"])
-            .assert_failure()
-            .assert_stderr_contains("\"features\" is not supported");
+        // Served, it answers as `rank` does, for an unseen user too (through its features).
+        util::serve::serve_equals_rank_then_sigterm(&dir, dir.command(), "77");
     }
 );
 

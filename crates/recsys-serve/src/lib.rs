@@ -9,7 +9,8 @@
 //!   `movie_title` (JSON or Triton's binary tensor extension), so NVIDIA Triton's clients work;
 //! - `GET /metrics` in Prometheus text format; `POST /admin/models/{name}/reload`.
 //!
-//! Every model — a ranking model or a biased MF — is scored through [`recsys::scorer::Scorer`]
+//! Every model — a ranking model, a biased MF or a side-feature model — is scored through
+//! [`recsys::scorer::Scorer`]
 //! (for a ranking model, the first layer's item half is precomputed at load). Models live in a [`Models`] registry; each one is swapped atomically
 //! when its directory's manifest changes ([`spawn_watcher`]) or on the admin endpoint, and a
 //! version that fails to load leaves the old one serving.

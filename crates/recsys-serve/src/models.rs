@@ -228,14 +228,7 @@ fn load(name: &str, dir: &Path, version: u64) -> Result<(LoadedModel, Vec<u8>)> 
         .get("weights.safetensors")
         .map(|d| d.sha256.chars().take(12).collect())
         .unwrap_or_default();
-    let kind = saved.manifest.model_kind.clone();
-    let scorer = Scorer::from_any(saved.model).ok_or_else(|| {
-        load_error(recsys::Error::UnsupportedModelKind {
-            path: dir.to_owned(),
-            kind,
-            expected: "ranking\" or \"biased_mf",
-        })
-    })?;
+    let scorer = Scorer::from_any(saved.model);
     let model = LoadedModel {
         scorer,
         manifest: saved.manifest,

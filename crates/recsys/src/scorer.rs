@@ -1,8 +1,12 @@
 //! `Scorer`: the serving path of a saved model — many candidates for one user, fast.
 //!
 //! A biased matrix factorization (`recsys train --preset best` or `mf-sgd`) scores a pair with
-//! one dot product and needs no precomputation ([`Scorer::from_any`]); the rest of this page
-//! is about the ranking model, whose first layer dominates the cost.
+//! one dot product and needs no precomputation ([`Scorer::from_any`]). A side-feature model
+//! (`--preset features`, `--features RECIPE.toml`) scores raw strings: its features come from
+//! the side information and hashed ids of the strings themselves, which a vocabulary row does
+//! not carry for an id the vocabulary lacks, so callers that hold the strings use
+//! [`Scorer::score_raw`] (what `recsys rank` computes). The rest of this page is about the
+//! ranking model, whose first layer dominates the cost.
 //!
 //! The first dense layer sees `x = concat(u, m)`, so its pre-activation splits in two:
 //! `x · W1 + b1 = (u · W1u + b1) + m · W1m`, where `W1u` and `W1m` are the kernel's first and
@@ -50,6 +54,7 @@ use recsys_engine::{Projected, Which, forward_tiled};
 use recsys_data::Vocabulary;
 
 use crate::artifact::AnyModel;
+use crate::features::{FeatureModel, Interaction};
 use crate::mf::BiasedMf;
 use crate::model::{Half, RankingModel};
 
@@ -69,6 +74,7 @@ pub struct Scorer {
 enum Kind {
     Ranking(Tower),
     BiasedMf(BiasedMf),
+    Features(FeatureModel),
 }
 
 /// A ranking model with its first layer's halves precomputed.
@@ -121,16 +127,66 @@ impl Scorer {
         }
     }
 
-    /// A scorer for a ranking model or a biased MF as [`load_any`](crate::artifact::load_any)
-    /// reads them; `None` for a feature model, whose side information a `(user, title)` pair
-    /// does not carry.
-    pub fn from_any(model: AnyModel) -> Option<Self> {
+    /// A scorer for any model [`load_any`](crate::artifact::load_any) reads: a ranking model
+    /// (halves precomputed), a biased MF or a side-feature model.
+    pub fn from_any(model: AnyModel) -> Self {
         match model {
-            AnyModel::Ranking(model) => Some(Self::new(model)),
-            AnyModel::BiasedMf(model) => Some(Scorer {
+            AnyModel::Ranking(model) => Self::new(model),
+            AnyModel::BiasedMf(model) => Scorer {
                 kind: Kind::BiasedMf(model),
-            }),
-            AnyModel::Features(_) => None,
+            },
+            AnyModel::Features(model) => Scorer {
+                kind: Kind::Features(model),
+            },
+        }
+    }
+
+    /// Scores raw `(user_ids[i], titles[i])` pairs, exactly as `recsys rank` does: for a
+    /// side-feature model from the strings themselves (an id outside the vocabulary still has
+    /// its hashed features and side information), for the other kinds through their rows
+    /// (an unknown id or title reads row 0). `user_ids` holds one id for all titles, or one
+    /// per title.
+    ///
+    /// # Panics
+    /// If `user_ids` holds neither one id nor one per title.
+    pub fn score_raw<U: AsRef<str>, T: AsRef<str>>(
+        &self,
+        user_ids: &[U],
+        titles: &[T],
+        scratch: &mut Scratch,
+    ) -> Vec<f32> {
+        let one_user = user_ids.len() == 1;
+        assert!(
+            one_user || user_ids.len() == titles.len(),
+            "one user id, or one per title"
+        );
+        let user = |i: usize| user_ids[if one_user { 0 } else { i }].as_ref();
+        if let Kind::Features(model) = &self.kind {
+            let interactions: Vec<Interaction> = (0..titles.len())
+                .map(|i| Interaction {
+                    user_id: user(i),
+                    title: titles[i].as_ref(),
+                    timestamp: None,
+                })
+                .collect();
+            return model.predict_interactions(&interactions);
+        }
+        let items: Vec<u32> = titles.iter().map(|t| self.title_row(t.as_ref())).collect();
+        if one_user {
+            return self
+                .score_user(self.user_row(user(0)), &items, scratch)
+                .to_vec();
+        }
+        let users: Vec<u32> = (0..titles.len()).map(|i| self.user_row(user(i))).collect();
+        self.score_pairs(&users, &items, scratch).to_vec()
+    }
+
+    /// The side-feature model it scores with, if that is its kind (it scores raw strings
+    /// best: [`score_raw`](Self::score_raw)).
+    pub fn feature_model(&self) -> Option<&FeatureModel> {
+        match &self.kind {
+            Kind::Features(model) => Some(model),
+            _ => None,
         }
     }
 
@@ -138,7 +194,7 @@ impl Scorer {
     pub fn ranking_model(&self) -> Option<&RankingModel> {
         match &self.kind {
             Kind::Ranking(tower) => Some(&tower.model),
-            Kind::BiasedMf(_) => None,
+            Kind::BiasedMf(_) | Kind::Features(_) => None,
         }
     }
 
@@ -147,6 +203,7 @@ impl Scorer {
         match &self.kind {
             Kind::Ranking(tower) => &tower.model.user_vocabulary,
             Kind::BiasedMf(mf) => &mf.user_vocabulary,
+            Kind::Features(model) => &model.user_vocabulary,
         }
     }
 
@@ -155,6 +212,7 @@ impl Scorer {
         match &self.kind {
             Kind::Ranking(tower) => &tower.model.title_vocabulary,
             Kind::BiasedMf(mf) => &mf.title_vocabulary,
+            Kind::Features(model) => &model.title_vocabulary,
         }
     }
 
@@ -173,6 +231,7 @@ impl Scorer {
         match &self.kind {
             Kind::Ranking(tower) => tower.model.movie_embedding.rows,
             Kind::BiasedMf(mf) => mf.item_factors.rows,
+            Kind::Features(model) => model.title_vocabulary.num_rows(),
         }
     }
 
@@ -191,6 +250,10 @@ impl Scorer {
                 let out = Scratch::grow(&mut scratch.a, items.len());
                 mf.predict_rows_into(&scratch.rows, items, out);
                 out
+            }
+            Kind::Features(model) => {
+                let users = vec![user; items.len()];
+                features_by_rows(model, &users, items, scratch)
             }
         }
     }
@@ -213,8 +276,35 @@ impl Scorer {
                 mf.predict_rows_into(users, items, out);
                 out
             }
+            Kind::Features(model) => features_by_rows(model, users, items, scratch),
         }
     }
+}
+
+/// A side-feature model's scores of vocabulary rows: each row's string (row 0, out of
+/// vocabulary, as the empty string: no side information, the hashed features of "").
+fn features_by_rows<'s>(
+    model: &FeatureModel,
+    users: &[u32],
+    items: &[u32],
+    scratch: &'s mut Scratch,
+) -> &'s [f32] {
+    fn text(v: &Vocabulary, row: u32) -> &str {
+        v.value(row).unwrap_or("")
+    }
+    let interactions: Vec<Interaction> = users
+        .iter()
+        .zip(items)
+        .map(|(&u, &t)| Interaction {
+            user_id: text(&model.user_vocabulary, u),
+            title: text(&model.title_vocabulary, t),
+            timestamp: None,
+        })
+        .collect();
+    let scores = model.predict_interactions(&interactions);
+    let out = Scratch::grow(&mut scratch.a, scores.len());
+    out.copy_from_slice(&scores);
+    out
 }
 
 impl Tower {
@@ -383,6 +473,20 @@ mod tests {
     }
 
     #[test]
+    fn raw_strings_score_as_predict_does_for_one_user_and_for_pairs() {
+        let m = model(vec![16, 8], 5);
+        let scorer = Scorer::from_any(AnyModel::Ranking(m.clone()));
+        assert!(scorer.feature_model().is_none());
+        let mut scratch = Scratch::default();
+        let titles = ["D (1993)", "nope", "A (1990)"];
+        let want = m.predict(&["7"; 3], &titles).unwrap();
+        assert_close(&scorer.score_raw(&["7"], &titles, &mut scratch), &want);
+        let users = ["7", "x", "2"];
+        let want = m.predict(&users, &titles).unwrap();
+        assert_close(&scorer.score_raw(&users, &titles, &mut scratch), &want);
+    }
+
+    #[test]
     fn pairs_equal_predict_and_buffers_shrink_and_grow_between_calls() {
         let m = model(vec![16, 8], 3);
         for scorer in both_ways(&m) {
@@ -445,7 +549,7 @@ mod tests {
             *v = (i as f32 * 1.3).cos() * 2.0;
         }
         m.item_bias.table.copy_from_slice(&[0.0, 0.4, -0.2, 0.1]);
-        let scorer = Scorer::from_any(AnyModel::BiasedMf(m.clone())).unwrap();
+        let scorer = Scorer::from_any(AnyModel::BiasedMf(m.clone()));
         assert!(scorer.ranking_model().is_none());
         assert_eq!(scorer.num_title_rows(), 4);
         let titles = ["C (1992)", "nope", "A (1990)", "B (1991)"];

@@ -13,6 +13,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{self, ExitStatus, Stdio};
 
+pub mod serve;
+
 /// Defines a `#[test]` that gets a fresh [`Dir`] named after the test and a [`TestCommand`]
 /// running in it. Attributes such as `#[ignore = "bug: ..."]` go before the name. Test files
 /// declare the harness with `#[macro_use] mod util;`.

@@ -129,41 +129,66 @@ pub(crate) fn score_pairs<U: AsRef<str>, T: AsRef<str>>(
         let one_user = b.users.windows(2).all(|w| w[0] == w[1])
             && users.windows(2).all(|w| w[0].as_ref() == w[1].as_ref());
         let scores = match b.users.first() {
-            Some(&u) if one_user => scorer.score_user(u, &b.items, &mut b.scratch),
-            _ => scorer.score_pairs(&b.users, &b.items, &mut b.scratch),
+            // A feature model reads the strings themselves (see `Scorer::score_raw`).
+            _ if scorer.feature_model().is_some() => {
+                scorer.score_raw(users, titles, &mut b.scratch)
+            }
+            Some(&u) if one_user => scorer.score_user(u, &b.items, &mut b.scratch).to_vec(),
+            _ => scorer
+                .score_pairs(&b.users, &b.items, &mut b.scratch)
+                .to_vec(),
         };
         Scored {
-            scores: scores.to_vec(),
+            scores,
             user_known: b.users.iter().map(|&r| r != 0).collect(),
             title_known: b.items.iter().map(|&r| r != 0).collect(),
         }
     })
 }
 
-/// Scores `titles` for one user: the scores and whether each title is known.
+/// Scores `titles` for one user (`user_id`, whose row is `user_row`): the scores and whether
+/// each title is known.
 pub(crate) fn score_user<T: AsRef<str>>(
     scorer: &Scorer,
-    user_row: u32,
+    (user_id, user_row): (&str, u32),
     titles: &[T],
 ) -> (Vec<f32>, Vec<bool>) {
     BUFFERS.with_borrow_mut(|b| {
         b.items.clear();
         b.items
             .extend(titles.iter().map(|t| scorer.title_row(t.as_ref())));
-        let scores = scorer
-            .score_user(user_row, &b.items, &mut b.scratch)
-            .to_vec();
+        let scores = match scorer.feature_model() {
+            Some(_) => scorer.score_raw(&[user_id], titles, &mut b.scratch),
+            None => scorer
+                .score_user(user_row, &b.items, &mut b.scratch)
+                .to_vec(),
+        };
         (scores, b.items.iter().map(|&r| r != 0).collect())
     })
 }
 
-/// Scores every title in the vocabulary for one user and returns the `k` best as
-/// `(title row, score)`, best first.
-pub(crate) fn top_k_of_all(scorer: &Scorer, user_row: u32, k: usize) -> Vec<(u32, f32)> {
+/// Scores every title in the vocabulary for one user (`user_id`, whose row is `user_row`) and
+/// returns the `k` best as `(title row, score)`, best first.
+pub(crate) fn top_k_of_all(
+    scorer: &Scorer,
+    (user_id, user_row): (&str, u32),
+    k: usize,
+) -> Vec<(u32, f32)> {
     BUFFERS.with_borrow_mut(|b| {
         b.items.clear();
         b.items.extend(1..scorer.num_title_rows() as u32);
-        let scores = scorer.score_user(user_row, &b.items, &mut b.scratch);
+        let raw;
+        let scores = match scorer.feature_model() {
+            Some(_) => {
+                let vocabulary = scorer.title_vocabulary();
+                let titles: Vec<&str> = (b.items.iter())
+                    .map(|&row| vocabulary.value(row).unwrap_or(""))
+                    .collect();
+                raw = scorer.score_raw(&[user_id], &titles, &mut b.scratch);
+                &raw[..]
+            }
+            None => scorer.score_user(user_row, &b.items, &mut b.scratch),
+        };
         let mut order = std::mem::take(&mut b.users);
         recsys::scorer::top_k(scores, k, &mut order);
         let best = order
