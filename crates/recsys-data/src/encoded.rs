@@ -76,8 +76,7 @@ impl Interner {
     /// The sorted vocabulary, and for each first-seen id its vocabulary row.
     fn into_vocabulary(self) -> (Vocabulary, Vec<u32>) {
         let strings = self.strings;
-        let mut order: Vec<u32> = (0..strings.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| strings.get(a).cmp(strings.get(b)));
+        let order = sorted_ids(&strings);
         let vocabulary = Vocabulary::build(order.iter().map(|&id| strings.get(id)));
         drop(strings);
         let mut rows = vec![0u32; order.len()];
@@ -86,6 +85,29 @@ impl Interner {
         }
         (vocabulary, rows)
     }
+}
+
+/// The ids of `strings` in the byte order of their strings.
+///
+/// Sorting ids by comparing the strings they name reads two strings scattered over the arena
+/// per comparison: for 10 million user ids that took most of the ingest. Each id is sorted
+/// with its string's first 8 bytes as a big-endian key (zero-padded) instead, and the strings
+/// are read only to break ties of equal keys. The order is the same: keys that differ differ
+/// first where the strings do (a string that ends there pads with 0, below any byte or equal
+/// to a 0 byte, which ties and is settled by the strings).
+fn sorted_ids(strings: &StringSet) -> Vec<u32> {
+    let key = |id: u32| {
+        let mut bytes = [0u8; 8];
+        let s = strings.get(id).as_bytes();
+        let n = s.len().min(8);
+        bytes[..n].copy_from_slice(&s[..n]);
+        u64::from_be_bytes(bytes)
+    };
+    let mut keyed: Vec<(u64, u32)> = (0..strings.len() as u32).map(|id| (key(id), id)).collect();
+    keyed.sort_unstable_by(|a, b| {
+        (a.0.cmp(&b.0)).then_with(|| strings.get(a.1).cmp(strings.get(b.1)))
+    });
+    keyed.into_iter().map(|(_, id)| id).collect()
 }
 
 /// Reads ratings into [`EncodedRatings`], interning user ids and titles as they appear.

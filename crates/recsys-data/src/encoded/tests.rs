@@ -191,3 +191,37 @@ fn many_distinct_values_intern_once_each_in_first_seen_order() {
     assert_eq!(vocabulary.value(rows[0]), Some("id4999"));
     assert_eq!(vocabulary.lookup("id0"), rows[4_999]);
 }
+
+#[test]
+fn ids_sort_in_the_byte_order_of_their_strings_ties_of_eight_bytes_included() {
+    let values = [
+        "abcdefghi",
+        "a\0b",
+        "",
+        "abcdefgh\0",
+        "b",
+        "a",
+        "abcdefg",
+        "a\0",
+        "abcdefgh",
+        "é",
+        "abcdefgh\u{1}",
+        "ÿ",
+        "10",
+        "9",
+        "100",
+        "abcdefgi",
+        "abcdefgha",
+    ];
+    let mut strings = StringSet::default();
+    for v in values {
+        strings.intern(v);
+    }
+    let got: Vec<&str> = sorted_ids(&strings)
+        .into_iter()
+        .map(|id| strings.get(id))
+        .collect();
+    let mut want = values.to_vec();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
