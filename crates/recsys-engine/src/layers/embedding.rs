@@ -40,7 +40,11 @@ impl Embedding {
     /// Copies row `ids[i]` to `out[i * stride + offset ..][..dim]` for each `i`: with a stride
     /// wider than `dim`, several embeddings are written side by side (a concatenation for free).
     pub fn gather(&self, ids: &[u32], out: &mut [f32], stride: usize, offset: usize) {
+        use crate::simd::{PREFETCH_ROWS, prefetch};
         for (i, &id) in ids.iter().enumerate() {
+            if let Some(&ahead) = ids.get(i + PREFETCH_ROWS) {
+                prefetch(&self.table, ahead as usize * self.dim, self.dim);
+            }
             let start = i * stride + offset;
             out[start..start + self.dim].copy_from_slice(self.row(id));
         }

@@ -117,7 +117,14 @@ impl Optimizer {
             Optimizer::Adam(o) => o.step_size(step),
             _ => 0.0,
         };
-        for (&row, g) in rows.iter().zip(values.chunks_exact(dim)) {
+        use crate::simd::{PREFETCH_ROWS, prefetch};
+        for (i, (&row, g)) in rows.iter().zip(values.chunks_exact(dim)).enumerate() {
+            if let Some(&ahead) = rows.get(i + PREFETCH_ROWS) {
+                let at = ahead as usize * dim;
+                prefetch(table, at, dim);
+                prefetch(&slots.first, at, dim);
+                prefetch(&slots.second, at, dim);
+            }
             let r = row as usize * dim..(row as usize + 1) * dim;
             let w = &mut table[r.clone()];
             match self {

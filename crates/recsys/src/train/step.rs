@@ -333,8 +333,12 @@ impl Step {
             }
             Path::Tiled { parts, .. } => {
                 let [u, m] = &**parts;
-                opt.update_rows(t, users, d, u.rows(), u.row_grads(), &mut self.user_slots);
-                opt.update_rows(t, movies, d, m.rows(), m.row_grads(), &mut self.movie_slots);
+                // The two tables are disjoint: one core updates each.
+                let (user_slots, movie_slots) = (&mut self.user_slots, &mut self.movie_slots);
+                rayon::join(
+                    || opt.update_rows(t, users, d, u.rows(), u.row_grads(), user_slots),
+                    || opt.update_rows(t, movies, d, m.rows(), m.row_grads(), movie_slots),
+                );
             }
         }
     }
