@@ -150,16 +150,19 @@ impl Encoder {
         rating: f32,
         out: &mut EncodedRatings,
     ) {
-        let user = self.users.intern(user_id);
-        let item = self.items.intern(movie_title);
+        let (user, item) = self.intern(user_id, movie_title);
         out.push(user, item, rating);
     }
 
     /// Interns one row's strings and returns its bytes as a [`crate::Spool`] stores them.
     pub(crate) fn encode(&mut self, user_id: &str, movie_title: &str, rating: f32) -> [u8; 12] {
-        let user = self.users.intern(user_id);
-        let item = self.items.intern(movie_title);
+        let (user, item) = self.intern(user_id, movie_title);
         crate::spool::row_bytes(user, item, rating)
+    }
+
+    /// The first-seen ids of a row's user and title.
+    fn intern(&mut self, user_id: &str, movie_title: &str) -> (u32, u32) {
+        (self.users.intern(user_id), self.items.intern(movie_title))
     }
 
     /// Encodes ratings already in memory (MovieLens 100k, a split), in order.

@@ -162,14 +162,8 @@ impl Scorer {
         );
         let user = |i: usize| user_ids[if one_user { 0 } else { i }].as_ref();
         if let Kind::Features(model) = &self.kind {
-            let interactions: Vec<Interaction> = (0..titles.len())
-                .map(|i| Interaction {
-                    user_id: user(i),
-                    title: titles[i].as_ref(),
-                    timestamp: None,
-                })
-                .collect();
-            return model.predict_interactions(&interactions);
+            let pairs = (0..titles.len()).map(|i| (user(i), titles[i].as_ref()));
+            return feature_scores(model, pairs, scratch).to_vec();
         }
         let items: Vec<u32> = titles.iter().map(|t| self.title_row(t.as_ref())).collect();
         if one_user {
@@ -252,8 +246,9 @@ impl Scorer {
                 out
             }
             Kind::Features(model) => {
-                let users = vec![user; items.len()];
-                features_by_rows(model, &users, items, scratch)
+                let user = model.user_vocabulary.value(user).unwrap_or("");
+                let titles = items.iter().map(|&t| title_text(model, t));
+                feature_scores(model, titles.map(|t| (user, t)), scratch)
             }
         }
     }
@@ -276,28 +271,35 @@ impl Scorer {
                 mf.predict_rows_into(users, items, out);
                 out
             }
-            Kind::Features(model) => features_by_rows(model, users, items, scratch),
+            Kind::Features(model) => {
+                let user = |u: u32| model.user_vocabulary.value(u).unwrap_or("");
+                let pairs = users
+                    .iter()
+                    .zip(items)
+                    .map(|(&u, &t)| (user(u), title_text(model, t)));
+                feature_scores(model, pairs, scratch)
+            }
         }
     }
 }
 
-/// A side-feature model's scores of vocabulary rows: each row's string (row 0, out of
-/// vocabulary, as the empty string: no side information, the hashed features of "").
-fn features_by_rows<'s>(
+/// The string of a feature model's title row (row 0, out of vocabulary, as the empty string:
+/// no side information, the hashed features of "").
+fn title_text(model: &FeatureModel, row: u32) -> &str {
+    model.title_vocabulary.value(row).unwrap_or("")
+}
+
+/// A side-feature model's scores of `(user id, title)` pairs, with no rating time, into
+/// `scratch`.
+fn feature_scores<'a, 's>(
     model: &FeatureModel,
-    users: &[u32],
-    items: &[u32],
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
     scratch: &'s mut Scratch,
 ) -> &'s [f32] {
-    fn text(v: &Vocabulary, row: u32) -> &str {
-        v.value(row).unwrap_or("")
-    }
-    let interactions: Vec<Interaction> = users
-        .iter()
-        .zip(items)
-        .map(|(&u, &t)| Interaction {
-            user_id: text(&model.user_vocabulary, u),
-            title: text(&model.title_vocabulary, t),
+    let interactions: Vec<Interaction> = pairs
+        .map(|(user_id, title)| Interaction {
+            user_id,
+            title,
             timestamp: None,
         })
         .collect();

@@ -355,7 +355,7 @@ fn run_epochs<S: Stepper + Send>(
     pool.install(|| epochs.run(model, &mut step, observer))
 }
 
-/// Where an epoch's batches come from, in the same order every epoch.
+/// Where an epoch's (or an evaluation's) batches come from, in the same order every time.
 enum TrainBatches<'a> {
     /// Examples in memory, cut into consecutive batches.
     Memory(&'a Examples),
@@ -473,16 +473,7 @@ pub fn shuffle_seed(seed: u64) -> u64 {
 
 /// Keras's `evaluate`: the metrics of `model` on `test`, in batches of `batch_size`.
 pub fn evaluate(model: &RankingModel, test: &Examples, batch_size: usize) -> Result<Metrics> {
-    if test.is_empty() {
-        return Err(Error::InvalidInput("no evaluation examples".into()));
-    }
-    let batch = batch_size.clamp(1, test.len());
-    let mut fwd = Predictor::new(model, batch, test.len());
-    let mut task = recsys_engine::RankingTask::default();
-    for (u, t, y) in test.batches(batch) {
-        task.observe(fwd.run(model, u, t), y);
-    }
-    Ok(task.metrics().into())
+    evaluate_batches(model, TrainBatches::Memory(test), batch_size)
 }
 
 /// [`evaluate`] on a [`Spool`] of test examples, read a batch at a time (`--stream`).
@@ -492,13 +483,23 @@ pub fn evaluate_spooled(
     map: &RowMap,
     batch_size: usize,
 ) -> Result<Metrics> {
-    if test.is_empty() {
+    let test = TrainBatches::Spooled { spool: test, map };
+    evaluate_batches(model, test, batch_size)
+}
+
+/// The metrics of `model` over every batch of `test`, in batches of `batch_size`.
+fn evaluate_batches(
+    model: &RankingModel,
+    mut test: TrainBatches<'_>,
+    batch_size: usize,
+) -> Result<Metrics> {
+    if test.len() == 0 {
         return Err(Error::InvalidInput("no evaluation examples".into()));
     }
     let batch = batch_size.clamp(1, test.len());
     let mut fwd = Predictor::new(model, batch, test.len());
     let mut task = recsys_engine::RankingTask::default();
-    test.for_each_batch::<Error>(map, batch, |u, t, y| {
+    test.for_each(batch, |u, t, y| {
         task.observe(fwd.run(model, u, t), y);
         Ok(())
     })?;
