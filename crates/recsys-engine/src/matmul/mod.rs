@@ -344,6 +344,66 @@ mod tests {
         assert_eq!(c, vec![0.0; 4]);
     }
 
+    /// `x` as a ReLU leaves it — mostly zeros, some rows and steps all zero, the steps of a
+    /// 12-row tile zero in some rows only — gives the same scores as the dense sum, and a NaN
+    /// in `x` still reaches its row's score.
+    #[test]
+    fn dense_dot_skips_zero_steps_without_changing_results() {
+        let (rows, k, h) = (30, 70, 40);
+        let mut x: Vec<f32> = (0..rows * k)
+            .map(|i| ((i as f32 * 0.37).sin() - 0.6).max(0.0))
+            .collect();
+        x[3 * k..4 * k].fill(0.0);
+        for r in 0..rows {
+            x[r * k + 11] = 0.0;
+            if r < 12 {
+                x[r * k + 20..r * k + 40].fill(0.0);
+            }
+        }
+        let w: Vec<f32> = (0..k * h).map(|i| (i as f32 * 0.91).cos()).collect();
+        let bias: Vec<f32> = (0..h).map(|i| (i as f32 * 0.53).sin()).collect();
+        let v: Vec<f32> = (0..h).map(|i| (i as f32 * 0.29).cos()).collect();
+        let layers = DenseDot {
+            kernel: &w,
+            bias: &bias,
+            relu: true,
+            out_kernel: &v,
+            out_bias: 0.25,
+        };
+        let score = |x: &[f32], layers: &DenseDot<'_>| {
+            let mut out = vec![f32::NAN; rows];
+            dense_dot(x, k, layers, &mut out).then_some(out)
+        };
+        let Some(got) = score(&x, &layers) else {
+            return;
+        };
+        let hidden = naive(rows, k, h, &x, Op::N, &w, Op::N);
+        for (i, got) in got.iter().enumerate() {
+            let want: f64 = 0.25
+                + (0..h)
+                    .map(|j| (hidden[i * h + j] as f64 + bias[j] as f64).max(0.0) * v[j] as f64)
+                    .sum::<f64>();
+            assert!(
+                (*got as f64 - want).abs() < 1e-3,
+                "row {i}: {got} vs {want}"
+            );
+        }
+        // (Through a linear hidden layer: a ReLU maps NaN to 0, fused or not.)
+        x[5 * k + 7] = f32::NAN;
+        let linear = DenseDot {
+            relu: false,
+            ..layers
+        };
+        let with_nan = score(&x, &linear).expect("fused above");
+        assert!(with_nan[5].is_nan(), "a NaN input must reach its score");
+        assert!(
+            with_nan
+                .iter()
+                .enumerate()
+                .all(|(i, s)| i == 5 || s.is_finite())
+        );
+    }
+
     /// The fused last two layers against the product, bias, activation and dot done one by one
     /// (in f64): row counts that leave a short register tile, widths that leave masked lanes,
     /// both activations; nothing written past the rows.
