@@ -4,6 +4,7 @@
 //! once and then runs step after step without touching the allocator.
 
 pub mod activation;
+mod active_columns;
 pub mod biased_dot;
 pub mod cross;
 pub mod dense;

@@ -15,6 +15,7 @@
 
 use std::sync::Mutex;
 
+use super::active_columns::ActiveColumns;
 use super::lookup_dense::PartialSinks;
 use super::tiled::{FirstLayer, TILE, first_layer};
 use super::{Dense, DenseGrads, LookupProjection};
@@ -43,6 +44,8 @@ struct Block {
     d_input: Vec<f32>,
     /// This block's share of each later layer's gradients.
     grads: Vec<DenseGrads>,
+    /// Each later layer's view of the current tile's active input columns.
+    active: Vec<ActiveColumns>,
 }
 
 impl TiledStep {
@@ -59,6 +62,7 @@ impl TiledStep {
             d: vec![0.0; TILE * widest],
             d_input: vec![0.0; TILE * widest],
             grads: later.iter().map(Dense::zero_grads).collect(),
+            active: later.iter().map(|l| ActiveColumns::new(l, TILE)).collect(),
         };
         TiledStep {
             blocks: (0..tasks.max(1)).map(|_| Mutex::new(block())).collect(),
@@ -162,11 +166,16 @@ impl Tower<'_> {
             d,
             d_input,
             grads,
+            active,
         } = block;
         first_layer(&self.first, rows.clone(), &mut acts[0]);
         for (l, layer) in self.later.iter().enumerate() {
             let (x, y) = acts.split_at_mut(l + 1);
-            layer.forward(&x[l], n, &mut y[0]);
+            if active[l].gather(layer, &self.transposed[l], &x[l], n) {
+                active[l].forward(layer, n, &mut y[0]);
+            } else {
+                layer.forward(&x[l], n, &mut y[0]);
+            }
         }
         let last = &acts[self.later.len()][..n];
         out.copy_from_slice(last);
@@ -182,11 +191,16 @@ impl Tower<'_> {
             let (i, u) = (layer.input_dim, layer.units);
             let d_z = &mut d[..n * u];
             layer.activation.backward(&z[..n * u], d_z);
-            // d kernel += xᵀ · d_z : [input_dim, n] · [n, units]
-            gemm(i, n, u, x, Op::T, d_z, Op::N, 1.0, &mut grads[l].kernel);
             for row in d_z.chunks_exact(u) {
                 add_assign(&mut grads[l].bias, row);
             }
+            if active[l].gathered() {
+                active[l].backward(layer, n, d_z, &mut grads[l].kernel, d_input);
+                std::mem::swap(d, d_input);
+                continue;
+            }
+            // d kernel += xᵀ · d_z : [input_dim, n] · [n, units]
+            gemm(i, n, u, x, Op::T, d_z, Op::N, 1.0, &mut grads[l].kernel);
             // d x = d_z · kernelᵀ : [n, units] · [units, input_dim]
             gemm(
                 n,

@@ -112,6 +112,19 @@ fn whole_model_gradient_matches_finite_differences_on_both_paths() {
 #[test]
 fn tiled_gradients_equal_the_textbook_step_over_many_tiles_and_threads() {
     let m = tiny(7);
+    tiled_equals_textbook(&m);
+    // Half the first layer's units dead (0 in every row, as ReLUs leave many): the tiled step
+    // runs the next layer on the live columns only, and must still agree.
+    let mut dead = m.clone();
+    dead.dense[0]
+        .bias
+        .iter_mut()
+        .step_by(2)
+        .for_each(|b| *b = -1e4);
+    tiled_equals_textbook(&dead);
+}
+
+fn tiled_equals_textbook(m: &RankingModel) {
     let data = synthetic(301);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
@@ -119,8 +132,8 @@ fn tiled_gradients_equal_the_textbook_step_over_many_tiles_and_threads() {
         .unwrap();
     let steps = pool.install(|| {
         BOTH_PATHS.map(|path| {
-            let mut step = Step::new(&m, data.len(), frozen(), path);
-            let loss = step.gradients(&m, &data.users, &data.titles, &data.ratings);
+            let mut step = Step::new(m, data.len(), frozen(), path);
+            let loss = step.gradients(m, &data.users, &data.titles, &data.ratings);
             (step, loss)
         })
     });
