@@ -20,7 +20,7 @@ use std::cell::Cell;
 use super::{Activation, Dense};
 use crate::matmul::{DenseDot, dense_dot};
 use crate::parallel::{SharedMut, for_each_block};
-use crate::simd::elementwise;
+use crate::simd::{PREFETCH_ROWS, elementwise, prefetch};
 
 /// Rows per tile: a multiple of the product kernel's 12-row register tile, small enough that
 /// two tiles of 256-wide activations (48 KiB each) stay in L2, large enough that each panel of
@@ -211,7 +211,15 @@ pub(super) fn first_layer(layer: &FirstLayer<'_>, rows: std::ops::Range<usize>, 
             .iter()
             .filter(|p| !matches!(p.slots, Which::Shared(_)))
     };
+    let end = rows.end;
     for (z, i) in z.chunks_exact_mut(u).zip(rows) {
+        // The rows a few examples ahead: projected tables larger than L2 (evaluation's) are
+        // read in the examples' order, which no hardware prefetcher predicts.
+        if i + PREFETCH_ROWS < end {
+            for p in varying() {
+                prefetch(p.rows, p.slots.get(i + PREFETCH_ROWS) * u, u);
+            }
+        }
         let mut parts = varying().map(|p| &p.rows[p.slots.get(i) * u..][..u]);
         match parts.next() {
             Some(row) => z

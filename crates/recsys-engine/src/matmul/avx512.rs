@@ -313,19 +313,31 @@ pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
         return;
     }
     out.fill(head.v0);
-    // Tile `t`'s list: its length at `t · stride`, then the steps.
-    let mut steps = STEPS.take();
+    // Tile `t`'s list: its length at `t · stride`, then the steps; and its rows' values at
+    // those steps, packed (`[R, k]`, the first `count` of each row used), so the kernel reads
+    // them in order as the dense product does.
+    let (mut steps, mut packed, mut masks) = (STEPS.take(), PACKED.take(), MASKS.take());
     let stride = head.k + 17;
-    steps.resize(out.len().div_ceil(MR) * stride, 0);
+    let tiles = out.len().div_ceil(MR);
+    steps.resize(tiles * stride, 0);
+    packed.resize(tiles * head.k * MR + 16, 0.0);
+    masks.resize(head.k.div_ceil(16), 0);
     for (t, rows) in out.chunks(MR).enumerate() {
         let x = &head.x[t * MR * head.k..][..rows.len() * head.k];
         let list = &mut steps[t * stride..][..stride];
-        // SAFETY: AVX-512 was detected; the list has room for `k + 16` steps.
-        list[0] = unsafe { active_steps(x, rows.len(), head.k, &mut list[1..]) } as u32;
+        // SAFETY: AVX-512 was detected; the list has room for `k + 16` steps, and each packed
+        // row for the 16 floats its last store writes (the next row's, or the slack).
+        unsafe {
+            list[0] = active_steps(x, rows.len(), head.k, &mut masks, &mut list[1..]) as u32;
+            for (r, row) in x.chunks_exact(head.k).enumerate() {
+                let at = (t * MR + r) * head.k;
+                pack_steps(&masks, row, &mut packed[at..at + head.k + 16]);
+            }
+        }
     }
     for j0 in (0..head.h).step_by(NR) {
         for (t, out) in out.chunks_mut(MR).enumerate() {
-            let x = &head.x[t * MR * head.k..];
+            let x = &packed[t * head.k * MR..];
             let list = &steps[t * stride..];
             let steps = &list[1..][..list[0] as usize];
             // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked
@@ -341,19 +353,47 @@ pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
         }
     }
     STEPS.set(steps);
+    PACKED.set(packed);
+    MASKS.set(masks);
 }
 
 thread_local! {
     /// [`dense_dot`]'s lists of active steps, kept between calls.
     static STEPS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
+    /// [`dense_dot`]'s rows at those steps, kept between calls.
+    static PACKED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// Per 16 steps, which of them a tile sums over.
+    static MASKS: Cell<Vec<u16>> = const { Cell::new(Vec::new()) };
+}
+
+/// Copies the values of `row` at the steps `masks` selects to the front of `dst`, in order;
+/// `dst` needs room for 16 floats past them.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_steps(masks: &[u16], row: &[f32], dst: &mut [f32]) {
+    let mut at = 0;
+    for (chunk, &m) in masks.iter().enumerate() {
+        assert!(at + 16 <= dst.len());
+        // SAFETY: only the selected lanes are read, all inside `row`; the store fits (above).
+        unsafe {
+            let v = _mm512_maskz_loadu_ps(m, row.as_ptr().add(16 * chunk));
+            _mm512_storeu_ps(dst.as_mut_ptr().add(at), _mm512_maskz_compress_ps(m, v));
+        }
+        at += m.count_ones() as usize;
+    }
 }
 
 /// Writes to `steps` (room for `k + 16`) the indices `p < k`, in increasing order, at which
 /// some of the `rows` rows of `x` (`[rows, k]`, row-major) is not zero (NaN counts as not
-/// zero), and returns how many there are.
+/// zero), and returns how many there are; `masks[c]` gets the same as bits, 16 steps each.
 #[target_feature(enable = "avx512f")]
-unsafe fn active_steps(x: &[f32], rows: usize, k: usize, steps: &mut [u32]) -> usize {
-    assert!(x.len() >= rows * k && steps.len() >= k + 16);
+unsafe fn active_steps(
+    x: &[f32],
+    rows: usize,
+    k: usize,
+    masks: &mut [u16],
+    steps: &mut [u32],
+) -> usize {
+    assert!(x.len() >= rows * k && steps.len() >= k + 16 && masks.len() >= k.div_ceil(16));
     let mut count = 0;
     let mut index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for p0 in (0..k).step_by(16) {
@@ -364,6 +404,7 @@ unsafe fn active_steps(x: &[f32], rows: usize, k: usize, steps: &mut [u32]) -> u
             let v = unsafe { _mm512_maskz_loadu_ps(lanes, x.as_ptr().add(r * k + p0)) };
             any |= _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, v, _mm512_setzero_ps());
         }
+        masks[p0 / 16] = any;
         let packed = _mm512_maskz_compress_epi32(any, index);
         // SAFETY: `count ≤ p0 < k`, so 16 values from `count` fit in `k + 16`.
         unsafe { _mm512_storeu_si512(steps.as_mut_ptr().add(count).cast(), packed) };
@@ -373,8 +414,9 @@ unsafe fn active_steps(x: &[f32], rows: usize, k: usize, steps: &mut [u32]) -> u
     count
 }
 
-/// Adds to `out[..R]` the share of columns `j0..j0 + 32` of [`dense_dot`]'s sum, for the `R`
-/// rows starting at `x`, summed over `steps` (the others add zero).
+/// Adds to `out[..R]` the share of columns `j0..j0 + 32` of [`dense_dot`]'s sum, for `R` rows,
+/// summed over `steps` (the others add zero); `x` holds row `r`'s value at step `steps[i]` at
+/// `x[r·k + i]`.
 #[target_feature(enable = "avx512f")]
 unsafe fn head_kernel<const R: usize>(
     head: &Head<'_>,
@@ -385,15 +427,15 @@ unsafe fn head_kernel<const R: usize>(
 ) {
     let (m0, m1) = lane_masks(head.h - j0);
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    for &p in steps {
-        let p = p as usize;
-        // SAFETY: masked-off lanes are not read; the rest lie inside `w` and `x` (`p < k`).
+    for (i, &p) in steps.iter().enumerate() {
+        // SAFETY: masked-off lanes are not read; the rest lie inside `w` (`p < k`) and the
+        // packed values.
         unsafe {
-            let wp = head.w.as_ptr().wrapping_add(p * head.h + j0);
+            let wp = head.w.as_ptr().wrapping_add(p as usize * head.h + j0);
             let b0 = _mm512_maskz_loadu_ps(m0, wp);
             let b1 = _mm512_maskz_loadu_ps(m1, wp.wrapping_add(16));
             for (r, acc) in acc.iter_mut().enumerate() {
-                let xr = _mm512_set1_ps(*x.wrapping_add(r * head.k + p));
+                let xr = _mm512_set1_ps(*x.wrapping_add(r * head.k + i));
                 acc[0] = _mm512_fmadd_ps(xr, b0, acc[0]);
                 acc[1] = _mm512_fmadd_ps(xr, b1, acc[1]);
             }
