@@ -10,9 +10,7 @@
 
 use super::Dense;
 use crate::matmul::{Op, gemm};
-use crate::simd::add_assign;
-#[cfg(target_arch = "x86_64")]
-use crate::simd::has_avx512;
+use crate::simd::{active_columns, add_assign, compress, expand, nonzero_columns};
 
 /// Gather when at most this fraction of the columns is active (below it, the copies cost more
 /// than the skipped arithmetic saves).
@@ -71,11 +69,8 @@ impl ActiveColumns {
     ) -> bool {
         let (width, units) = (layer.input_dim, layer.units);
         let x = &x[..rows * width];
-        self.masks.clear();
         self.masks.resize(width.div_ceil(16), 0);
-        for row in x.chunks_exact(width) {
-            or_nonzero(&mut self.masks, row);
-        }
+        nonzero_columns(x, width, &mut self.masks);
         let n: usize = self.masks.iter().map(|m| m.count_ones() as usize).sum();
         self.active = n;
         self.gathered = (n as f32) <= MAX_ACTIVE * width as f32;
@@ -160,117 +155,6 @@ impl ActiveColumns {
     /// Whether the current tile was gathered by [`gather`](Self::gather).
     pub(super) fn gathered(&self) -> bool {
         self.gathered
-    }
-}
-
-/// The indices of the columns whose bits are set in `masks`, in increasing order.
-fn active_columns(masks: &[u16]) -> impl Iterator<Item = usize> + '_ {
-    masks.iter().enumerate().flat_map(|(chunk, &m)| {
-        (0..16)
-            .filter(move |b| m & (1 << b) != 0)
-            .map(move |b| 16 * chunk + b)
-    })
-}
-
-/// `masks[c / 16] |= (row[c] != 0) << (c % 16)`: NaN counts as not zero, so it still reaches
-/// the output.
-fn or_nonzero(masks: &mut [u16], row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU has AVX-512.
-        return unsafe { avx512::or_nonzero(masks, row) };
-    }
-    for (m, chunk) in masks.iter_mut().zip(row.chunks(16)) {
-        for (b, &v) in chunk.iter().enumerate() {
-            *m |= u16::from(v != 0.0) << b;
-        }
-    }
-}
-
-/// Copies the columns of `row` selected by `masks` to the front of `dst`, in order. `dst` needs
-/// 16 floats of room past them (the vector version stores whole vectors).
-fn compress(masks: &[u16], row: &[f32], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU has AVX-512.
-        return unsafe { avx512::compress(masks, row, dst) };
-    }
-    for (d, c) in dst.iter_mut().zip(active_columns(masks)) {
-        *d = row[c];
-    }
-}
-
-/// The inverse of [`compress`]: `dst[c] = ` the next value of `src` for the columns selected
-/// by `masks`, 0 for the others. `src` needs 16 floats of room past its values.
-fn expand(masks: &[u16], src: &[f32], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU has AVX-512.
-        return unsafe { avx512::expand(masks, src, dst) };
-    }
-    dst.fill(0.0);
-    for (c, &v) in active_columns(masks).zip(src) {
-        dst[c] = v;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    /// The lanes of a 16-column chunk that exist when `n` columns are left.
-    fn lanes(n: usize) -> __mmask16 {
-        if n >= 16 {
-            0xFFFF
-        } else {
-            ((1u32 << n) - 1) as __mmask16
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn or_nonzero(masks: &mut [u16], row: &[f32]) {
-        for (chunk, m) in masks.iter_mut().enumerate() {
-            let c0 = 16 * chunk;
-            let k = lanes(row.len().saturating_sub(c0));
-            // SAFETY: only the lanes inside `row` are read.
-            let v = unsafe { _mm512_maskz_loadu_ps(k, row.as_ptr().wrapping_add(c0)) };
-            *m |= _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(k, v, _mm512_setzero_ps());
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn compress(masks: &[u16], row: &[f32], dst: &mut [f32]) {
-        let total: usize = masks.iter().map(|m| m.count_ones() as usize).sum();
-        assert!(dst.len() >= total + 16 && row.len() > 16 * (masks.len() - 1));
-        let mut at = 0;
-        for (chunk, &m) in masks.iter().enumerate() {
-            let c0 = 16 * chunk;
-            // SAFETY: masked-off lanes are not read (the mask's bits lie inside `row`); the
-            // store of 16 floats at `at ≤ total` stays inside `dst`.
-            unsafe {
-                let v = _mm512_maskz_loadu_ps(m, row.as_ptr().add(c0));
-                _mm512_storeu_ps(dst.as_mut_ptr().add(at), _mm512_maskz_compress_ps(m, v));
-            }
-            at += m.count_ones() as usize;
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn expand(masks: &[u16], src: &[f32], dst: &mut [f32]) {
-        let total: usize = masks.iter().map(|m| m.count_ones() as usize).sum();
-        assert!(src.len() >= total + 16 && dst.len() > 16 * (masks.len() - 1));
-        let mut at = 0;
-        for (chunk, &m) in masks.iter().enumerate() {
-            let c0 = 16 * chunk;
-            let k = lanes(dst.len() - c0);
-            // SAFETY: the load of 16 floats at `at ≤ total` stays inside `src`; only the
-            // lanes inside `dst` are stored.
-            unsafe {
-                let v = _mm512_loadu_ps(src.as_ptr().add(at));
-                _mm512_mask_storeu_ps(dst.as_mut_ptr().add(c0), k, _mm512_maskz_expand_ps(m, v));
-            }
-            at += m.count_ones() as usize;
-        }
     }
 }
 

@@ -17,6 +17,7 @@ use std::arch::x86_64::*;
 use std::cell::Cell;
 
 use super::Op;
+use crate::simd::columns_avx512::{compress, indices, nonzero_columns};
 
 /// Rows of `c` per register tile.
 const MR: usize = 12;
@@ -304,7 +305,7 @@ pub(super) struct Head<'a> {
 ///
 /// `x` is usually a ReLU's output, mostly zeros: in the tutorial's trained model 72% of the
 /// first layer's outputs are 0, and in 54% of the steps along `k` all 12 rows of a register
-/// tile are 0. Each tile's sums run over its [`active_steps`] only, computed once per call: a
+/// tile are 0. Each tile's sums run over its active steps only, found once per call: a
 /// step where every row's `x` is 0 adds exact zeros, so skipping it changes no result.
 pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
     if let [out] = out {
@@ -325,15 +326,9 @@ pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
     for (t, rows) in out.chunks(MR).enumerate() {
         let x = &head.x[t * MR * head.k..][..rows.len() * head.k];
         let list = &mut steps[t * stride..][..stride];
-        // SAFETY: AVX-512 was detected; the list has room for `k + 16` steps, and each packed
-        // row for the 16 floats its last store writes (the next row's, or the slack).
-        unsafe {
-            list[0] = active_steps(x, rows.len(), head.k, &mut masks, &mut list[1..]) as u32;
-            for (r, row) in x.chunks_exact(head.k).enumerate() {
-                let at = (t * MR + r) * head.k;
-                pack_steps(&masks, row, &mut packed[at..at + head.k + 16]);
-            }
-        }
+        let packed = &mut packed[t * MR * head.k..][..rows.len() * head.k + 16];
+        // SAFETY: AVX-512 was detected before this backend was chosen.
+        list[0] = unsafe { pack_active_steps(x, head.k, &mut masks, &mut list[1..], packed) };
     }
     for j0 in (0..head.h).step_by(NR) {
         for (t, out) in out.chunks_mut(MR).enumerate() {
@@ -366,52 +361,22 @@ thread_local! {
     static MASKS: Cell<Vec<u16>> = const { Cell::new(Vec::new()) };
 }
 
-/// Copies the values of `row` at the steps `masks` selects to the front of `dst`, in order;
-/// `dst` needs room for 16 floats past them.
+/// For the rows of `x` (`[rows, k]`), writes to `steps` (room for `k + 16`) the steps where
+/// some row is not zero and to `packed` (`[rows, k]` + 16) each row's values at those steps,
+/// in order; returns how many steps there are.
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_steps(masks: &[u16], row: &[f32], dst: &mut [f32]) {
-    let mut at = 0;
-    for (chunk, &m) in masks.iter().enumerate() {
-        assert!(at + 16 <= dst.len());
-        // SAFETY: only the selected lanes are read, all inside `row`; the store fits (above).
-        unsafe {
-            let v = _mm512_maskz_loadu_ps(m, row.as_ptr().add(16 * chunk));
-            _mm512_storeu_ps(dst.as_mut_ptr().add(at), _mm512_maskz_compress_ps(m, v));
-        }
-        at += m.count_ones() as usize;
-    }
-}
-
-/// Writes to `steps` (room for `k + 16`) the indices `p < k`, in increasing order, at which
-/// some of the `rows` rows of `x` (`[rows, k]`, row-major) is not zero (NaN counts as not
-/// zero), and returns how many there are; `masks[c]` gets the same as bits, 16 steps each.
-#[target_feature(enable = "avx512f")]
-unsafe fn active_steps(
+fn pack_active_steps(
     x: &[f32],
-    rows: usize,
     k: usize,
     masks: &mut [u16],
     steps: &mut [u32],
-) -> usize {
-    assert!(x.len() >= rows * k && steps.len() >= k + 16 && masks.len() >= k.div_ceil(16));
-    let mut count = 0;
-    let mut index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for p0 in (0..k).step_by(16) {
-        let lanes = lanes(k - p0);
-        let mut any: __mmask16 = 0;
-        for r in 0..rows {
-            // SAFETY: masked lanes are not read; the rest lie inside row `r` of `x`.
-            let v = unsafe { _mm512_maskz_loadu_ps(lanes, x.as_ptr().add(r * k + p0)) };
-            any |= _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, v, _mm512_setzero_ps());
-        }
-        masks[p0 / 16] = any;
-        let packed = _mm512_maskz_compress_epi32(any, index);
-        // SAFETY: `count ≤ p0 < k`, so 16 values from `count` fit in `k + 16`.
-        unsafe { _mm512_storeu_si512(steps.as_mut_ptr().add(count).cast(), packed) };
-        count += any.count_ones() as usize;
-        index = _mm512_add_epi32(index, _mm512_set1_epi32(16));
+    packed: &mut [f32],
+) -> u32 {
+    nonzero_columns(x, k, masks);
+    for (r, row) in x.chunks_exact(k).enumerate() {
+        compress(masks, row, &mut packed[r * k..]);
     }
-    count
+    indices(masks, steps) as u32
 }
 
 /// Adds to `out[..R]` the share of columns `j0..j0 + 32` of [`dense_dot`]'s sum, for `R` rows,
