@@ -344,9 +344,9 @@ mod tests {
         assert_eq!(c, vec![0.0; 4]);
     }
 
-    /// `x` as a ReLU leaves it — mostly zeros, some rows and steps all zero, the steps of a
-    /// 12-row tile zero in some rows only — gives the same scores as the dense sum, and a NaN
-    /// in `x` still reaches its row's score.
+    /// `x` as a ReLU leaves it — mostly zeros, some rows and steps all zero, steps zero in
+    /// some rows of a group only — gives the same scores as the dense sum, bit for bit however
+    /// the rows are grouped, and a NaN in `x` still reaches its row's score.
     #[test]
     fn dense_dot_skips_zero_steps_without_changing_results() {
         let (rows, k, h) = (30, 70, 40);
@@ -377,6 +377,19 @@ mod tests {
         let Some(got) = score(&x, &layers) else {
             return;
         };
+        // Rows scored a few at a time, in groups cut at other places: the same bits.
+        for chunk in [2, 3, 5, 7, 12] {
+            let mut parts = vec![f32::NAN; rows];
+            for (c, out) in parts.chunks_mut(chunk).enumerate() {
+                if out.len() > 1 {
+                    assert!(dense_dot(&x[c * chunk * k..], k, &layers, out));
+                } else {
+                    out[0] = got[c * chunk];
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&parts), bits(&got), "rows in chunks of {chunk}");
+        }
         let hidden = naive(rows, k, h, &x, Op::N, &w, Op::N);
         for (i, got) in got.iter().enumerate() {
             let want: f64 = 0.25
