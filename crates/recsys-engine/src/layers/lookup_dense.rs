@@ -25,9 +25,9 @@ pub struct LookupProjection {
     gathered: Vec<f32>,
     /// `[distinct, units]`: `gathered · W_f`.
     projected: Vec<f32>,
-    /// `[distinct, units]`: d loss / d projected, summed over each row's examples.
-    d_projected: Vec<f32>,
-    /// `[tasks, capacity, units]`: each parallel block's share of `d_projected`, summed after.
+    /// `[tasks, capacity, units]`: each parallel block's share of d loss / d projected (per
+    /// distinct row, summed over the block's examples); after the backward pass, the first
+    /// buffer holds their sum.
     partials: Vec<f32>,
     tasks: usize,
     capacity: usize,
@@ -49,7 +49,6 @@ impl LookupProjection {
             capacity: distinct,
             gathered: vec![0.0; distinct * dim],
             projected: vec![0.0; distinct * units],
-            d_projected: vec![0.0; distinct * units],
             d_gathered: vec![0.0; distinct * dim],
         }
     }
@@ -67,7 +66,6 @@ impl LookupProjection {
             capacity: distinct,
             gathered: vec![0.0; distinct * dim],
             projected: vec![0.0; distinct * units],
-            d_projected: Vec::new(),
             d_gathered: Vec::new(),
         }
     }
@@ -106,14 +104,8 @@ impl LookupProjection {
     /// [`row_grads`](Self::row_grads).
     fn finish_backward(&mut self, kernel_block: &[f32], d_kernel_block: &mut [f32]) {
         let (u, n) = (self.units, self.ids.rows().len());
-        let d_proj = &mut self.d_projected[..n * u];
-        d_proj.copy_from_slice(&self.partials[..n * u]);
-        for t in 1..self.tasks {
-            let part = &self.partials[t * self.capacity * u..][..n * u];
-            for (d, &p) in d_proj.iter_mut().zip(part) {
-                *d += p;
-            }
-        }
+        self.sum_partials();
+        let d_proj = &self.partials[..n * u];
         // d W_f = gatheredᵀ · d_projected : [dim, n] · [n, units]
         gemm(
             self.dim,
@@ -140,9 +132,36 @@ impl LookupProjection {
         );
     }
 
+    /// Adds the other partial buffers into the first, `p₀ += p₁ (+= p₂ …)`, the distinct
+    /// rows split across cores: for the 8,000 distinct users of a batch of a 25M-rating set
+    /// that is 8 MiB per buffer, which one core alone adds at memory speed while the other
+    /// waits.
+    fn sum_partials(&mut self) {
+        let (u, n, stride) = (
+            self.units,
+            self.ids.rows().len(),
+            self.capacity * self.units,
+        );
+        if self.tasks < 2 {
+            return;
+        }
+        let partials = SharedMut::new(&mut self.partials);
+        for_each_block(n, self.tasks, &|_, rows| {
+            let cols = rows.start * u..rows.end * u;
+            // SAFETY: blocks of rows are disjoint; each reads and writes its rows only.
+            let sum = unsafe { partials.range(cols.clone()) };
+            for t in 1..self.tasks {
+                // SAFETY: as above, in buffer `t` (which nothing writes now).
+                let part =
+                    unsafe { partials.range(t * stride + cols.start..t * stride + cols.end) };
+                crate::simd::add_assign(sum, part);
+            }
+        });
+    }
+
     /// The summed d loss / d projected of the last backward pass, `[rows, units]`.
     fn d_projected(&self) -> &[f32] {
-        &self.d_projected[..self.ids.rows().len() * self.units]
+        &self.partials[..self.ids.rows().len() * self.units]
     }
 
     /// The distinct rows of the last batch.
@@ -248,7 +267,10 @@ impl Dense {
                 let d_block = unsafe { d_out.range(rows.start * u..rows.end * u) };
                 let out = &out[rows.start * u..rows.end * u];
                 self.activation.backward(out, d_block);
-                unsafe { sinks.add(t, rows.start, d_block) };
+                unsafe {
+                    sinks.clear(t);
+                    sinks.add(t, rows.start, d_block);
+                }
             });
         }
         self.finish_lookups(parts, grads);
@@ -267,12 +289,7 @@ impl Dense {
         }
         // Every example maps to exactly one distinct row of the first lookup, so the bias
         // gradient (Σ over examples) is the sum of that lookup's per-row sums.
-        grads.bias.fill(0.0);
-        for row in parts[0].d_projected().chunks_exact(u) {
-            for (g, &d) in grads.bias.iter_mut().zip(row) {
-                *g += d;
-            }
-        }
+        column_sums(parts[0].d_projected(), u, &mut grads.bias);
     }
 }
 
@@ -280,8 +297,8 @@ impl Dense {
 /// each block `t` into partial buffer `t` of every lookup, so no two blocks write the same
 /// memory; [`Dense::finish_lookups`] adds the partials up.
 pub(super) struct PartialSinks<'a> {
-    /// Per lookup: each example's distinct row, the partial buffers, one buffer's length.
-    views: [Option<(&'a [u32], SharedMut<'a>, usize)>; MAX_LOOKUPS],
+    /// Per lookup, its partial buffers.
+    views: [Option<SinkView<'a>>; MAX_LOOKUPS],
     /// Per lookup: the projected rows of the forward pass (unused entries empty).
     projected: [Projected<'a>; MAX_LOOKUPS],
     lookups: usize,
@@ -289,15 +306,28 @@ pub(super) struct PartialSinks<'a> {
     tasks: usize,
 }
 
+/// One lookup's partial buffers, as [`PartialSinks`] shares them between blocks.
+struct SinkView<'a> {
+    /// Each example's distinct row.
+    slots: &'a [u32],
+    /// `[tasks, stride]`: the buffers.
+    partials: SharedMut<'a>,
+    /// One buffer's length.
+    stride: usize,
+    /// How much of a buffer this batch uses (its distinct rows × units).
+    used: usize,
+}
+
 impl<'a> PartialSinks<'a> {
-    /// Zeroes the partial buffers of every lookup and opens them for [`add`](Self::add).
+    /// Opens the partial buffers of every lookup for [`clear`](Self::clear) and
+    /// [`add`](Self::add).
     pub(super) fn new(parts: &'a mut [LookupProjection]) -> Self {
         assert!(
             parts.len() <= MAX_LOOKUPS,
             "at most {MAX_LOOKUPS} lookups feed one layer"
         );
         let (lookups, units, tasks) = (parts.len(), parts[0].units, parts[0].tasks);
-        let mut views: [Option<(&[u32], SharedMut, usize)>; MAX_LOOKUPS] = Default::default();
+        let mut views: [Option<SinkView>; MAX_LOOKUPS] = Default::default();
         let mut projected = [Projected {
             rows: &[],
             slots: Which::Own,
@@ -305,14 +335,16 @@ impl<'a> PartialSinks<'a> {
         for ((view, projected), part) in views.iter_mut().zip(&mut projected).zip(parts) {
             let n = part.ids.rows().len();
             let stride = part.capacity * units;
-            for t in 0..part.tasks {
-                part.partials[t * stride..][..n * units].fill(0.0);
-            }
             *projected = Projected {
                 rows: &part.projected[..n * units],
                 slots: Which::PerExample(part.ids.slots()),
             };
-            *view = Some((part.ids.slots(), SharedMut::new(&mut part.partials), stride));
+            *view = Some(SinkView {
+                slots: part.ids.slots(),
+                partials: SharedMut::new(&mut part.partials),
+                stride,
+                used: n * units,
+            });
         }
         PartialSinks {
             views,
@@ -333,20 +365,61 @@ impl<'a> PartialSinks<'a> {
         self.tasks
     }
 
+    /// Zeroes partial buffer `task` of every lookup, before its block's first
+    /// [`add`](Self::add): each block clears its own, so the zeroing (16 MiB a step for
+    /// 8,000 distinct users on two cores) runs in parallel too.
+    ///
+    /// # Safety
+    /// No other thread may use the same `task` at the same time.
+    pub(super) unsafe fn clear(&self, task: usize) {
+        for view in &self.views[..self.lookups] {
+            let v = view.as_ref().expect("one view per lookup");
+            let start = task * v.stride;
+            // SAFETY: buffer `task` is this caller's alone (the contract above).
+            unsafe { v.partials.range(start..start + v.used) }.fill(0.0);
+        }
+    }
+
     /// Adds `d_z` (`[rows, units]`, the d pre-activation of examples `first..`) to their
-    /// distinct rows' sums in partial buffer `task`.
+    /// distinct rows' sums in partial buffer `task`, once [`clear`](Self::clear)ed.
     ///
     /// # Safety
     /// No other thread may add to the same `task` at the same time.
     pub(super) unsafe fn add(&self, task: usize, first: usize, d_z: &[f32]) {
         let u = self.units;
         for view in &self.views[..self.lookups] {
-            let (slots, partials, stride) = view.as_ref().expect("one view per lookup");
+            let SinkView {
+                slots,
+                partials,
+                stride,
+                ..
+            } = view.as_ref().expect("one view per lookup");
             // SAFETY: buffer `task` is this caller's alone (the contract above).
             let partial = unsafe { partials.range(task * stride..(task + 1) * stride) };
             add_rows(partial, &slots[first..], d_z, u);
         }
     }
+}
+
+/// `sums[j] = Σ_r rows[r, j]` over the rows of `rows` (`[_, units]`), in row order, the
+/// columns split across cores in blocks of 16 (a cache line of each row).
+fn column_sums(rows: &[f32], units: usize, sums: &mut [f32]) {
+    let sums = SharedMut::new(&mut sums[..units]);
+    let lines = units.div_ceil(16);
+    let tasks = if rows.len() >= 1 << 16 {
+        crate::parallel::tasks()
+    } else {
+        1
+    };
+    for_each_block(lines, tasks, &|_, block| {
+        let cols = 16 * block.start..(16 * block.end).min(units);
+        // SAFETY: blocks of columns are disjoint.
+        let sums = unsafe { sums.range(cols.clone()) };
+        sums.fill(0.0);
+        for row in rows.chunks_exact(units) {
+            crate::simd::add_assign(sums, &row[cols.clone()]);
+        }
+    });
 }
 
 elementwise! {
@@ -369,6 +442,22 @@ mod tests {
     use crate::Activation;
     use crate::gradcheck::test_values;
     use crate::layers::SparseGrad;
+
+    /// Column sums split across cores equal the sums row by row, bit for bit (a width that
+    /// leaves a short last block of columns, and enough rows to be split).
+    #[test]
+    fn column_sums_are_the_sums_in_row_order() {
+        for (rows, units) in [(3, 5), (400, 200)] {
+            let x = test_values(rows * units, 0.7);
+            let mut want = vec![0.0f32; units];
+            for row in x.chunks_exact(units) {
+                want.iter_mut().zip(row).for_each(|(w, &v)| *w += v);
+            }
+            let mut got = vec![f32::NAN; units];
+            column_sums(&x, units, &mut got);
+            assert_eq!(got, want, "{rows} x {units}");
+        }
+    }
 
     /// The per-distinct-id layer against the textbook one on concatenated inputs.
     #[test]

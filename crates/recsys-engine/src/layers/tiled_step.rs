@@ -121,6 +121,8 @@ impl TiledStep {
             for_each_block(batch, self.blocks.len(), &|t, rows| {
                 let mut block = self.blocks[t].lock().unwrap_or_else(|e| e.into_inner());
                 block.grads.iter_mut().for_each(zero);
+                // SAFETY: block `t` is the only one using partial buffers `t`.
+                unsafe { sinks.clear(t) };
                 for start in rows.clone().step_by(TILE) {
                     let end = (start + TILE).min(rows.end);
                     // SAFETY: blocks of rows are disjoint, and so are their tiles.

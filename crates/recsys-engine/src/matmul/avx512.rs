@@ -145,7 +145,10 @@ unsafe fn split(
     parts: usize,
 ) {
     let (m, n) = (rows.len(), cols.len());
-    if parts > 1 && m >= 2 * MR {
+    // Rows split at a tile boundary: a few tiles of rows (a 32-row weight gradient: 24 + 8)
+    // split unevenly, so those split by columns when they can.
+    let even_rows = m >= 8 * MR || m % (2 * MR) == 0 || n < 2 * NR;
+    if parts > 1 && m >= 2 * MR && even_rows {
         let mid = rows.start + (m / 2).div_ceil(MR) * MR;
         let (lo, hi) = (parts / 2, parts - parts / 2);
         rayon::join(
