@@ -95,6 +95,14 @@ impl RankingModel {
     /// first layer's pre-activation is the user half's row plus the title half's row plus the
     /// bias, so with both halves projected a prediction needs no first-layer product at all.
     pub(crate) fn project_half(&self, half: Half) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.project_half_into(half, &mut out);
+        out
+    }
+
+    /// [`project_half`](Self::project_half) into `out`, resized to fit: a buffer already of
+    /// that length is overwritten without being zeroed first.
+    pub(crate) fn project_half_into(&self, half: Half, out: &mut Vec<f32>) {
         let (d, units) = (self.config.embedding_dim, self.dense[0].units);
         let (table, offset) = match half {
             Half::User => (&self.user_embedding, 0),
@@ -102,7 +110,7 @@ impl RankingModel {
         };
         // The block is a contiguous [d, units] slice of the row-major kernel.
         let block = &self.dense[0].kernel[offset * units..(offset + d) * units];
-        let mut out = vec![0.0; table.rows * units];
+        out.resize(table.rows * units, 0.0);
         gemm(
             table.rows,
             d,
@@ -112,9 +120,8 @@ impl RankingModel {
             block,
             Op::N,
             0.0,
-            &mut out,
+            out,
         );
-        out
     }
 
     /// A freshly initialised model (Keras defaults, drawn from `seed`: the user table first,
