@@ -43,6 +43,11 @@ fn parse_args() -> Args {
             _ => {} // `cargo bench` passes `--bench`
         }
     }
+    if a.epochs < 2 || a.runs == 0 || a.evals == 0 {
+        // The steady epoch is the median of epochs 2..N: one epoch has none.
+        eprintln!("tutorial bench: needs --epochs 2 or more, --runs and --evals 1 or more");
+        std::process::exit(2);
+    }
     a
 }
 
