@@ -49,6 +49,7 @@ pub mod losses;
 pub mod matmul;
 pub mod metrics;
 pub mod optim;
+pub mod pages;
 pub mod parallel;
 pub mod simd;
 pub mod tasks;

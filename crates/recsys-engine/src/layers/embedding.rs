@@ -23,7 +23,7 @@ pub struct Embedding {
 impl Embedding {
     /// A table with Keras's default initialiser, uniform in `[-limit, limit)`.
     pub fn uniform(rows: usize, dim: usize, limit: f32, rng: &mut InitRng) -> Self {
-        let mut table = vec![0.0; rows * dim];
+        let mut table = crate::pages::filled(rows * dim, 0.0);
         rng.fill_uniform(&mut table, limit);
         Embedding { table, rows, dim }
     }

@@ -19,6 +19,7 @@ pub use adam::Adam;
 pub use sgd::Sgd;
 
 use crate::layers::SparseGrad;
+use crate::pages::filled;
 
 /// Per-parameter optimizer state, shaped like the parameter (Adam uses both slots, Adagrad one).
 #[derive(Debug, Clone, PartialEq)]
@@ -68,12 +69,12 @@ impl Optimizer {
                 second: Vec::new(),
             },
             Optimizer::Adagrad(o) => Slots {
-                first: vec![o.initial_accumulator_value; len],
+                first: filled(len, o.initial_accumulator_value),
                 second: Vec::new(),
             },
             Optimizer::Adam(_) => Slots {
-                first: vec![0.0; len],
-                second: vec![0.0; len],
+                first: filled(len, 0.0),
+                second: filled(len, 0.0),
             },
         }
     }
