@@ -164,6 +164,11 @@ impl LookupProjection {
         &self.partials[..self.ids.rows().len() * self.units]
     }
 
+    /// Each example's index into [`rows`](Self::rows), for the last batch.
+    pub fn slots(&self) -> &[u32] {
+        self.ids.slots()
+    }
+
     /// The distinct rows of the last batch.
     pub fn rows(&self) -> &[u32] {
         self.ids.rows()
@@ -320,8 +325,17 @@ struct SinkView<'a> {
 
 impl<'a> PartialSinks<'a> {
     /// Opens the partial buffers of every lookup for [`clear`](Self::clear) and
-    /// [`add`](Self::add).
+    /// [`add`](Self::add), for examples in the batch's order.
     pub(super) fn new(parts: &'a mut [LookupProjection]) -> Self {
+        Self::with_slots(parts, None)
+    }
+
+    /// [`new`](Self::new), for examples in another order: `slots[f]` is lookup `f`'s slot of
+    /// each example in that order.
+    pub(super) fn with_slots(
+        parts: &'a mut [LookupProjection],
+        slots: Option<&'a [Vec<u32>]>,
+    ) -> Self {
         assert!(
             parts.len() <= MAX_LOOKUPS,
             "at most {MAX_LOOKUPS} lookups feed one layer"
@@ -332,15 +346,20 @@ impl<'a> PartialSinks<'a> {
             rows: &[],
             slots: Which::Own,
         }; MAX_LOOKUPS];
-        for ((view, projected), part) in views.iter_mut().zip(&mut projected).zip(parts) {
+        let views_and_projected = views.iter_mut().zip(&mut projected);
+        for (f, ((view, projected), part)) in views_and_projected.zip(parts).enumerate() {
             let n = part.ids.rows().len();
             let stride = part.capacity * units;
+            let slots = match slots {
+                Some(slots) => &slots[f][..],
+                None => part.ids.slots(),
+            };
             *projected = Projected {
                 rows: &part.projected[..n * units],
-                slots: Which::PerExample(part.ids.slots()),
+                slots: Which::PerExample(slots),
             };
             *view = Some(SinkView {
-                slots: part.ids.slots(),
+                slots,
                 partials: SharedMut::new(&mut part.partials),
                 stride,
                 used: n * units,

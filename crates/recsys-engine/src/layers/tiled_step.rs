@@ -32,6 +32,8 @@ pub struct TiledStep {
     blocks: Vec<Mutex<Block>>,
     /// Each later layer's kernel, transposed: `[units, input_dim]`.
     transposed: Vec<Vec<f32>>,
+    /// The order tiles take the batch's examples in ([`TileOrder`]).
+    order: TileOrder,
 }
 
 /// One thread's working memory.
@@ -67,6 +69,7 @@ impl TiledStep {
         TiledStep {
             blocks: (0..tasks.max(1)).map(|_| Mutex::new(block())).collect(),
             transposed: later.iter().map(|l| vec![0.0; l.kernel.len()]).collect(),
+            order: TileOrder::default(),
         }
     }
 
@@ -99,14 +102,17 @@ impl TiledStep {
         for (t, layer) in self.transposed.iter_mut().zip(later) {
             transpose(&layer.kernel, layer.input_dim, layer.units, t);
         }
+        let order = &mut self.order;
+        order.sort(parts, labels);
+        let labels = &order.labels[..batch];
         {
-            let sinks = PartialSinks::new(parts);
+            let sinks = PartialSinks::with_slots(parts, Some(&order.slots));
             assert_eq!(
                 sinks.tasks(),
                 self.blocks.len(),
                 "one block per partial buffer"
             );
-            let predictions = SharedMut::new(&mut predictions[..batch]);
+            let predictions = SharedMut::new(&mut order.predictions[..batch]);
             let tower = Tower {
                 first: FirstLayer {
                     first,
@@ -134,6 +140,9 @@ impl TiledStep {
                 }
             });
         }
+        for (&i, &p) in order.order.iter().zip(&order.predictions[..batch]) {
+            predictions[i as usize] = p;
+        }
         let (first_grads, later_grads) = grads.split_first_mut().expect("one per layer");
         for (l, g) in later_grads.iter_mut().enumerate() {
             zero(g);
@@ -143,6 +152,66 @@ impl TiledStep {
             }
         }
         first.finish_lookups(parts, first_grads);
+    }
+}
+
+/// The batch's examples grouped by the row of the lookup whose rows the most examples share
+/// (MovieLens's users: 8,192 ratings name ~940 of them), in the order tiles take them.
+///
+/// A tile's rows then share most of their first-layer input, so their ReLU outputs are zero in
+/// more of the same columns: in the tutorial's trained model the columns live in some row of a
+/// 48-row tile fall from 59% to 54%, and the next layer runs on those only
+/// ([`ActiveColumns`]). The loss and every gradient are sums over the batch's examples, so
+/// the order changes their rounding only; predictions go back to the batch's order.
+#[derive(Debug, Default)]
+struct TileOrder {
+    /// Example `order[j]` is the `j`-th a tile takes.
+    order: Vec<u32>,
+    /// Per lookup, the slot of each example in that order.
+    slots: Vec<Vec<u32>>,
+    /// The labels, and the predictions, in that order.
+    labels: Vec<f32>,
+    predictions: Vec<f32>,
+    /// Where each distinct row's examples start in `order` (a counting sort's buckets).
+    starts: Vec<u32>,
+}
+
+impl TileOrder {
+    /// Orders `labels.len()` examples by their row of the lookup with the fewest distinct
+    /// rows, first-seen rows first and each row's examples in batch order. Buffers grow to
+    /// the largest batch once; later steps allocate nothing.
+    fn sort(&mut self, parts: &[LookupProjection], labels: &[f32]) {
+        let batch = labels.len();
+        let key = parts
+            .iter()
+            .min_by_key(|p| p.rows().len())
+            .expect("a first layer reads at least one lookup");
+        let (rows, slots) = (key.rows().len(), key.slots());
+        self.starts.clear();
+        self.starts.resize(rows + 1, 0);
+        for &s in slots {
+            self.starts[s as usize + 1] += 1;
+        }
+        for s in 0..rows {
+            self.starts[s + 1] += self.starts[s];
+        }
+        self.order.resize(batch, 0);
+        for (i, &s) in slots.iter().enumerate() {
+            let at = &mut self.starts[s as usize];
+            self.order[*at as usize] = i as u32;
+            *at += 1;
+        }
+        self.slots.resize_with(parts.len(), Vec::new);
+        for (sorted, part) in self.slots.iter_mut().zip(parts) {
+            let slots = part.slots();
+            sorted.clear();
+            sorted.extend(self.order.iter().map(|&i| slots[i as usize]));
+        }
+        self.labels.clear();
+        self.labels
+            .extend(self.order.iter().map(|&i| labels[i as usize]));
+        self.predictions
+            .resize(self.predictions.len().max(batch), 0.0);
     }
 }
 

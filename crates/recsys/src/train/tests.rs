@@ -142,6 +142,14 @@ fn tiled_equals_textbook(m: &RankingModel) {
         (loss_a - loss_b).abs() <= 1e-5 * loss_a.abs(),
         "{loss_a} vs {loss_b}"
     );
+    // The tiled step takes the examples grouped by user; its predictions (here, their RMSE
+    // against the labels) come back in the batch's order.
+    let rmse = |s: &Step| s.task.metrics().root_mean_squared_error;
+    let (rmse_a, rmse_b) = (rmse(textbook), rmse(tiled));
+    assert!(
+        (rmse_a - rmse_b).abs() <= 1e-5 * rmse_a,
+        "{rmse_a} vs {rmse_b}"
+    );
     let close = |a: &[f32], b: &[f32], what: &str| {
         assert_eq!(a.len(), b.len(), "{what}");
         for (p, q) in a.iter().zip(b) {
