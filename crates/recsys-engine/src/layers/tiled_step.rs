@@ -16,6 +16,7 @@
 use std::sync::Mutex;
 
 use super::active_columns::ActiveColumns;
+use super::distinct::group_by_key;
 use super::lookup_dense::PartialSinks;
 use super::tiled::{FirstLayer, TILE, first_layer};
 use super::{Dense, DenseGrads, LookupProjection};
@@ -187,20 +188,7 @@ impl TileOrder {
             .min_by_key(|p| p.rows().len())
             .expect("a first layer reads at least one lookup");
         let (rows, slots) = (key.rows().len(), key.slots());
-        self.starts.clear();
-        self.starts.resize(rows + 1, 0);
-        for &s in slots {
-            self.starts[s as usize + 1] += 1;
-        }
-        for s in 0..rows {
-            self.starts[s + 1] += self.starts[s];
-        }
-        self.order.resize(batch, 0);
-        for (i, &s) in slots.iter().enumerate() {
-            let at = &mut self.starts[s as usize];
-            self.order[*at as usize] = i as u32;
-            *at += 1;
-        }
+        group_by_key(slots, rows, &mut self.starts, &mut self.order);
         self.slots.resize_with(parts.len(), Vec::new);
         for (sorted, part) in self.slots.iter_mut().zip(parts) {
             let slots = part.slots();
