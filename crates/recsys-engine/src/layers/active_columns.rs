@@ -8,8 +8,8 @@
 //! narrower matrix with the matching rows of the kernel. Skipped terms are exact zeros, and the
 //! remaining ones are summed in the same order, so every result equals the full products'.
 
-use super::Dense;
-use crate::matmul::{Op, gemm};
+use super::{Activation, Dense};
+use crate::matmul::{Op, dense_rows, gemm};
 use crate::simd::{active_columns, add_assign, compress, expand, nonzero_columns};
 
 /// Gather when at most this fraction of the columns is active (below it, the copies cost more
@@ -29,7 +29,8 @@ pub(super) struct ActiveColumns {
     /// The input's active columns: `[rows, active]` (plus 16 floats of slack for the
     /// vector gathers' last store).
     x: Vec<f32>,
-    /// The kernel's rows for them: `[active, units]`.
+    /// The kernel's rows for them: `[active, units]` (copied by [`forward`](Self::forward)
+    /// when it runs the product on the gathered columns).
     w: Vec<f32>,
     /// The transposed kernel's columns for them: `[units, active]` (+ slack).
     wt: Vec<f32>,
@@ -81,11 +82,6 @@ impl ActiveColumns {
         for (r, row) in x.chunks_exact(width).enumerate() {
             compress(&self.masks, row, &mut self.x[r * n..]);
         }
-        self.w.clear();
-        for c in active_columns(&self.masks) {
-            self.w
-                .extend_from_slice(&layer.kernel[c * units..][..units]);
-        }
         self.wt.resize(units * n + 16, 0.0);
         for (j, row) in transposed[..units * width].chunks_exact(width).enumerate() {
             compress(&self.masks, row, &mut self.wt[j * n..]);
@@ -93,11 +89,23 @@ impl ActiveColumns {
         true
     }
 
-    /// `out = act(x · kernel + bias)` for the gathered tile: [`Dense::forward`] without the
-    /// inactive columns.
-    pub(super) fn forward(&self, layer: &Dense, rows: usize, out: &mut [f32]) {
-        let (n, units) = (self.active, layer.units);
+    /// `out = act(x · kernel + bias)` for the gathered tile (`x`: the whole input, as given to
+    /// [`gather`](Self::gather)): [`Dense::forward`] without the inactive columns. A layer of a
+    /// vector's width or more runs as [`dense_rows`]: each 4 rows over only their own live
+    /// columns (34% of them in the tutorial's model, against 54% for the tile).
+    pub(super) fn forward(&mut self, layer: &Dense, x: &[f32], rows: usize, out: &mut [f32]) {
+        let (n, units, width) = (self.active, layer.units, layer.input_dim);
         let out = &mut out[..rows * units];
+        let relu = layer.activation == Activation::Relu;
+        let x = &x[..rows * width];
+        if units >= 16 && dense_rows(x, width, &layer.kernel, &layer.bias, relu, out) {
+            return;
+        }
+        self.w.clear();
+        for c in active_columns(&self.masks) {
+            self.w
+                .extend_from_slice(&layer.kernel[c * units..][..units]);
+        }
         for row in out.chunks_exact_mut(units) {
             row.copy_from_slice(&layer.bias);
         }
@@ -177,10 +185,17 @@ mod tests {
     }
 
     /// On a tile with dead and live columns, the gathered forward and backward equal the
-    /// whole layer's, exactly; a tile with (nearly) every column live is not gathered.
+    /// whole layer's, exactly; a tile with (nearly) every column live is not gathered. A
+    /// layer of 24 units runs its forward product per group of rows, one of 8 on the gathered
+    /// columns.
     #[test]
     fn equals_the_whole_layer_on_a_tile_with_zero_columns() {
-        let (rows, width, units) = (13, 40, 24);
+        for units in [24, 8] {
+            equals_the_whole_layer(13, 40, units);
+        }
+    }
+
+    fn equals_the_whole_layer(rows: usize, width: usize, units: usize) {
         let layer = Dense {
             kernel: test_values(width * units, 0.1),
             bias: test_values(units, 0.2),
@@ -222,7 +237,7 @@ mod tests {
         assert!(active.gather(&layer, &transposed, &x, rows));
         assert_eq!(active.active, width - 19);
         let mut out = vec![f32::NAN; rows * units];
-        active.forward(&layer, rows, &mut out);
+        active.forward(&layer, &x, rows, &mut out);
         close(&out, &out_ref, "output");
         let mut d = d_out.clone();
         layer.activation.backward(&out, &mut d);

@@ -231,7 +231,7 @@ impl Tower<'_> {
         for (l, layer) in self.later.iter().enumerate() {
             let (x, y) = acts.split_at_mut(l + 1);
             if active[l].gather(layer, &self.transposed[l], &x[l], n) {
-                active[l].forward(layer, n, &mut y[0]);
+                active[l].forward(layer, &x[l], n, &mut y[0]);
             } else {
                 layer.forward(&x[l], n, &mut y[0]);
             }

@@ -353,9 +353,53 @@ thread_local! {
     static MASKS: Cell<Vec<u16>> = const { Cell::new(Vec::new()) };
 }
 
+/// `Σ_{p ∈ steps} x[r, p] · w[p, j0 .. j0 + 64]` for the `R` rows of `x` (`[R, k]`), as four
+/// vectors a row (lanes past `h` zero); the sum runs over `steps` in order (the other steps
+/// add zero), one accumulator per vector, as the dense product does. Each row's value at a
+/// step is broadcast straight from `x`, and one load of a step's 64 columns of `w` serves
+/// every row.
+///
+/// # Safety
+/// `x` must hold `R` rows of `k`, `w` `k × h` values, and every step must be below `k`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn group_sums<const R: usize>(
+    w: &[f32],
+    h: usize,
+    k: usize,
+    x: *const f32,
+    steps: &[u32],
+    j0: usize,
+) -> [[__m512; 4]; R] {
+    let masks = group_masks(h, j0);
+    let mut acc = [[_mm512_setzero_ps(); 4]; R];
+    for &p in steps {
+        let p = p as usize;
+        // SAFETY: masked-off lanes are not read; the rest lie inside `w` and `x` (`p < k`).
+        unsafe {
+            let wp = w.as_ptr().wrapping_add(p * h + j0);
+            let b: [__m512; 4] =
+                std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], wp.wrapping_add(16 * v)));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let xr = _mm512_set1_ps(*x.wrapping_add(r * k + p));
+                for (acc, &b) in acc.iter_mut().zip(&b) {
+                    *acc = _mm512_fmadd_ps(xr, b, *acc);
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// The lanes of the four vectors of columns `j0 .. j0 + 64` that hold real columns of `h`.
+fn group_masks(h: usize, j0: usize) -> [__mmask16; 4] {
+    let (m0, m1) = lane_masks(h - j0);
+    let (m2, m3) = lane_masks(h.saturating_sub(j0 + NR));
+    [m0, m1, m2, m3]
+}
+
 /// Adds to `out[..R]` [`dense_dot`]'s sum for `R` rows of `x` (`[R, k]`), summed over `steps`
-/// (the others add zero). Each row's value at a step is broadcast straight from `x`. Columns go
-/// 64 at a time (four vectors a row), and each 32 of them is folded into the score in the same
+/// ([`group_sums`]). Each 32 of the 64 columns a pass is folded into the score in the same
 /// operations, in the same order, as the 12-row kernel this replaced, so scores are unchanged.
 #[target_feature(enable = "avx512f")]
 unsafe fn group_kernel<const R: usize>(
@@ -365,26 +409,9 @@ unsafe fn group_kernel<const R: usize>(
     out: *mut f32,
 ) {
     for j0 in (0..head.h).step_by(2 * NR) {
-        let (m0, m1) = lane_masks(head.h - j0);
-        let (m2, m3) = lane_masks(head.h.saturating_sub(j0 + NR));
-        let masks = [m0, m1, m2, m3];
-        let mut acc = [[_mm512_setzero_ps(); 4]; R];
-        for &p in steps {
-            let p = p as usize;
-            // SAFETY: masked-off lanes are not read; the rest lie inside `w` and `x` (`p < k`).
-            unsafe {
-                let wp = head.w.as_ptr().wrapping_add(p * head.h + j0);
-                let b: [__m512; 4] = std::array::from_fn(|v| {
-                    _mm512_maskz_loadu_ps(masks[v], wp.wrapping_add(16 * v))
-                });
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let xr = _mm512_set1_ps(*x.wrapping_add(r * head.k + p));
-                    for (acc, &b) in acc.iter_mut().zip(&b) {
-                        *acc = _mm512_fmadd_ps(xr, b, *acc);
-                    }
-                }
-            }
-        }
+        // SAFETY: forwarded from the caller.
+        let acc = unsafe { group_sums::<R>(head.w, head.h, head.k, x, steps, j0) };
+        let masks = group_masks(head.h, j0);
         for panel in 0..2 {
             let jp = j0 + NR * panel;
             if jp >= head.h {
@@ -409,6 +436,78 @@ unsafe fn group_kernel<const R: usize>(
                 let share = _mm512_fmadd_ps(z[1], weight[1], _mm512_mul_ps(z[0], weight[0]));
                 // SAFETY: the caller gives `out` room for `R` scores.
                 unsafe { *out.wrapping_add(r) += _mm512_reduce_add_ps(share) };
+            }
+        }
+    }
+}
+
+/// A hidden dense layer on a few rows: `out = act(x · w + bias)`, the shapes and slice lengths
+/// checked by `super::dense_rows`.
+pub(super) struct Hidden<'a> {
+    /// `[rows, k]`, row-major.
+    pub x: &'a [f32],
+    pub k: usize,
+    /// `[k, h]`, row-major.
+    pub w: &'a [f32],
+    pub h: usize,
+    /// `[h]`.
+    pub bias: &'a [f32],
+    pub relu: bool,
+}
+
+/// `out = act(bias + x · w)` (`out`: `[rows, h]`) on this thread, each group of [`GROUP`] rows
+/// summed over only the steps along `k` where one of its rows is not zero, as [`dense_dot`]
+/// does: the product a training tile runs on a ReLU's output.
+pub(super) fn dense_rows(layer: &Hidden<'_>, out: &mut [f32]) {
+    let (k, h) = (layer.k, layer.h);
+    let (mut steps, mut masks) = (STEPS.take(), MASKS.take());
+    steps.resize(k + 16, 0);
+    masks.resize(k.div_ceil(16), 0);
+    for (t, out) in out.chunks_mut(GROUP * h).enumerate() {
+        let rows = out.len() / h;
+        let x = &layer.x[t * GROUP * k..][..rows * k];
+        // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked that
+        // `x` holds the rows of `k`, `w` holds `k × h` and `bias` `h`; every step is below `k`.
+        unsafe {
+            nonzero_columns(x, k, &mut masks);
+            let n = indices(&masks, &mut steps);
+            by_rows!(
+                rows,
+                [4, 3, 2, 1],
+                rows_kernel(layer, x.as_ptr(), &steps[..n], out.as_mut_ptr())
+            )
+        }
+    }
+    STEPS.set(steps);
+    MASKS.set(masks);
+}
+
+/// Writes `out[..R, ..h]` for [`dense_rows`]: [`group_sums`] plus the bias, then the ReLU.
+#[target_feature(enable = "avx512f")]
+unsafe fn rows_kernel<const R: usize>(
+    layer: &Hidden<'_>,
+    x: *const f32,
+    steps: &[u32],
+    out: *mut f32,
+) {
+    let h = layer.h;
+    for j0 in (0..h).step_by(2 * NR) {
+        // SAFETY: forwarded from the caller.
+        let acc = unsafe { group_sums::<R>(layer.w, h, layer.k, x, steps, j0) };
+        let masks = group_masks(h, j0);
+        for (v, &mask) in masks.iter().enumerate() {
+            // SAFETY: masked lanes are neither read nor written; the rest lie inside `bias`
+            // and row `r` of `out` (the caller gives it `R` rows of `h`).
+            unsafe {
+                let bias =
+                    _mm512_maskz_loadu_ps(mask, layer.bias.as_ptr().wrapping_add(j0 + 16 * v));
+                for (r, acc) in acc.iter().enumerate() {
+                    let mut z = _mm512_add_ps(acc[v], bias);
+                    if layer.relu {
+                        z = _mm512_max_ps(z, _mm512_setzero_ps());
+                    }
+                    _mm512_mask_storeu_ps(out.wrapping_add(r * h + j0 + 16 * v), mask, z);
+                }
             }
         }
     }

@@ -178,6 +178,47 @@ pub fn dense_dot(x: &[f32], k: usize, layers: &DenseDot<'_>, out: &mut [f32]) ->
     }
 }
 
+/// `out = act(x · kernel + bias)` for the rows of `x` (`[rows, k]`; `out`: `[rows, h]`, `h` the
+/// bias's length) on the calling thread, where `x` is mostly zeros (a ReLU's output): like
+/// [`dense_dot`], each group of 4 rows sums over only the steps along `k` where one of its rows
+/// is not zero, which skips exact zeros and changes no result. Returns `false`, computing
+/// nothing, unless the engine's own kernel is in use.
+///
+/// # Panics
+/// If a slice is shorter than its shape needs (a bug in the caller).
+pub fn dense_rows(
+    x: &[f32],
+    k: usize,
+    kernel: &[f32],
+    bias: &[f32],
+    relu: bool,
+    out: &mut [f32],
+) -> bool {
+    let h = bias.len();
+    assert!(
+        h > 0 && out.len() % h == 0,
+        "dense_rows: out is not rows of h"
+    );
+    assert!(x.len() >= out.len() / h * k, "dense_rows: x too short");
+    assert!(kernel.len() >= k * h, "dense_rows: kernel too short");
+    match backend() {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 => {
+            let layer = avx512::Hidden {
+                x,
+                k,
+                w: kernel,
+                h,
+                bias,
+                relu,
+            };
+            avx512::dense_rows(&layer, out);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Panics unless `a`, `b` and `c` hold at least `m×k`, `k×n` and `m×n` values.
 fn check_shapes(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) {
     assert!(
@@ -415,6 +456,45 @@ mod tests {
                 .enumerate()
                 .all(|(i, s)| i == 5 || s.is_finite())
         );
+    }
+
+    /// A hidden layer on mostly-zero rows, per group of rows: the dense product plus bias and
+    /// activation (in f64), widths that leave masked lanes and more than one pass of 64
+    /// columns, and the same bits however the rows are cut into calls.
+    #[test]
+    fn dense_rows_equals_the_layer_and_ignores_grouping() {
+        for (rows, k, h) in [(13, 70, 40), (9, 33, 100), (4, 256, 64)] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| ((i as f32 * 0.37).sin() - 0.5).max(0.0))
+                .collect();
+            let w: Vec<f32> = (0..k * h).map(|i| (i as f32 * 0.91).cos()).collect();
+            let bias: Vec<f32> = (0..h).map(|i| (i as f32 * 0.53).sin()).collect();
+            for relu in [false, true] {
+                let mut got = vec![f32::NAN; rows * h];
+                if !dense_rows(&x, k, &w, &bias, relu, &mut got) {
+                    assert_ne!(
+                        backend(),
+                        Backend::Avx512,
+                        "the engine's kernel must run it"
+                    );
+                    return;
+                }
+                let product = naive(rows, k, h, &x, Op::N, &w, Op::N);
+                for (i, got) in got.iter().enumerate() {
+                    let z = product[i] as f64 + bias[i % h] as f64;
+                    let want = if relu { z.max(0.0) } else { z };
+                    assert!((*got as f64 - want).abs() < 1e-4, "{rows}x{k}x{h} [{i}]");
+                }
+                for chunk in [1, 3] {
+                    let mut parts = vec![f32::NAN; rows * h];
+                    for (c, out) in parts.chunks_mut(chunk * h).enumerate() {
+                        assert!(dense_rows(&x[c * chunk * k..], k, &w, &bias, relu, out));
+                    }
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&parts), bits(&got), "rows in chunks of {chunk}");
+                }
+            }
+        }
     }
 
     /// The fused last two layers against the product, bias, activation and dot done one by one
