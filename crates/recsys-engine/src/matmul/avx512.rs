@@ -318,23 +318,36 @@ pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
         return;
     }
     out.fill(head.v0);
-    let (mut steps, mut masks) = (STEPS.take(), MASKS.take());
-    steps.resize(head.k + 16, 0);
-    masks.resize(head.k.div_ceil(16), 0);
-    for (t, out) in out.chunks_mut(GROUP).enumerate() {
-        let x = &head.x[t * GROUP * head.k..][..out.len() * head.k];
+    let rows = out.len();
+    for_each_group(head.x, head.k, rows, |t, x, steps| {
+        let out = &mut out[t * GROUP..][..x.len() / head.k];
         // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked that
-        // `x` holds `out.len()` rows of `k`, `w` holds `k × h` and `bias`, `v` `h`; every
-        // step is below `k`.
+        // `x` holds the rows of `k`, `w` holds `k × h` and `bias`, `v` `h`; every step is
+        // below `k`.
         unsafe {
-            nonzero_columns(x, head.k, &mut masks);
-            let n = indices(&masks, &mut steps);
             by_rows!(
                 out.len(),
                 [4, 3, 2, 1],
-                group_kernel(head, x.as_ptr(), &steps[..n], out.as_mut_ptr())
+                group_kernel(head, x.as_ptr(), steps, out.as_mut_ptr())
             )
         }
+    });
+}
+
+/// Calls `f(t, x_t, steps)` for each group `t` of up to [`GROUP`] rows of `x` (`[rows, k]`):
+/// `x_t` its rows, `steps` the steps along `k` where one of them is not zero, in order.
+fn for_each_group(x: &[f32], k: usize, rows: usize, mut f: impl FnMut(usize, &[f32], &[u32])) {
+    let (mut steps, mut masks) = (STEPS.take(), MASKS.take());
+    steps.resize(k + 16, 0);
+    masks.resize(k.div_ceil(16), 0);
+    for t in 0..rows.div_ceil(GROUP) {
+        let x = &x[t * GROUP * k..][..GROUP.min(rows - t * GROUP) * k];
+        // SAFETY: AVX-512 was detected before this backend was chosen.
+        let n = unsafe {
+            nonzero_columns(x, k, &mut masks);
+            indices(&masks, &mut steps)
+        };
+        f(t, x, &steps[..n]);
     }
     STEPS.set(steps);
     MASKS.set(masks);
@@ -460,26 +473,19 @@ pub(super) struct Hidden<'a> {
 /// does: the product a training tile runs on a ReLU's output.
 pub(super) fn dense_rows(layer: &Hidden<'_>, out: &mut [f32]) {
     let (k, h) = (layer.k, layer.h);
-    let (mut steps, mut masks) = (STEPS.take(), MASKS.take());
-    steps.resize(k + 16, 0);
-    masks.resize(k.div_ceil(16), 0);
-    for (t, out) in out.chunks_mut(GROUP * h).enumerate() {
-        let rows = out.len() / h;
-        let x = &layer.x[t * GROUP * k..][..rows * k];
+    let rows = out.len() / h;
+    for_each_group(layer.x, k, rows, |t, x, steps| {
+        let out = &mut out[t * GROUP * h..][..x.len() / k * h];
         // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked that
         // `x` holds the rows of `k`, `w` holds `k × h` and `bias` `h`; every step is below `k`.
         unsafe {
-            nonzero_columns(x, k, &mut masks);
-            let n = indices(&masks, &mut steps);
             by_rows!(
-                rows,
+                x.len() / k,
                 [4, 3, 2, 1],
-                rows_kernel(layer, x.as_ptr(), &steps[..n], out.as_mut_ptr())
+                rows_kernel(layer, x.as_ptr(), steps, out.as_mut_ptr())
             )
         }
-    }
-    STEPS.set(steps);
-    MASKS.set(masks);
+    });
 }
 
 /// Writes `out[..R, ..h]` for [`dense_rows`]: [`group_sums`] plus the bias, then the ReLU.

@@ -196,7 +196,7 @@ pub fn dense_rows(
 ) -> bool {
     let h = bias.len();
     assert!(
-        h > 0 && out.len() % h == 0,
+        h > 0 && out.len().is_multiple_of(h),
         "dense_rows: out is not rows of h"
     );
     assert!(x.len() >= out.len() / h * k, "dense_rows: x too short");
