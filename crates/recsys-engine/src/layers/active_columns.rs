@@ -9,7 +9,7 @@
 //! remaining ones are summed in the same order, so every result equals the full products'.
 
 use super::{Activation, Dense};
-use crate::matmul::{Op, dense_rows, gemm};
+use crate::matmul::{Op, add_kernel_grad, dense_rows, gemm};
 use crate::simd::{active_columns, add_assign, compress, expand, nonzero_columns};
 
 /// Gather when at most this fraction of the columns is active (below it, the copies cost more
@@ -27,7 +27,7 @@ pub(super) struct ActiveColumns {
     /// How many columns are active.
     active: usize,
     /// The input's active columns: `[rows, active]` (plus 16 floats of slack for the
-    /// vector gathers' last store).
+    /// vector gathers' last store), copied when a product runs on the gathered columns.
     x: Vec<f32>,
     /// The kernel's rows for them: `[active, units]` (copied by [`forward`](Self::forward)
     /// when it runs the product on the gathered columns).
@@ -78,10 +78,6 @@ impl ActiveColumns {
         if !self.gathered {
             return false;
         }
-        self.x.resize(rows * n + 16, 0.0);
-        for (r, row) in x.chunks_exact(width).enumerate() {
-            compress(&self.masks, row, &mut self.x[r * n..]);
-        }
         self.wt.resize(units * n + 16, 0.0);
         for (j, row) in transposed[..units * width].chunks_exact(width).enumerate() {
             compress(&self.masks, row, &mut self.wt[j * n..]);
@@ -109,38 +105,57 @@ impl ActiveColumns {
         for row in out.chunks_exact_mut(units) {
             row.copy_from_slice(&layer.bias);
         }
+        self.gather_x(x, width, rows);
         gemm(rows, n, units, &self.x, Op::N, &self.w, Op::N, 1.0, out);
         layer.activation.forward(out);
     }
 
-    /// Given `d_z` (d loss / d the pre-activation, `[rows, units]`), adds the gathered tile's
-    /// share of the kernel gradient into `d_kernel` (`[input_dim, units]`; rows of inactive
-    /// columns get nothing) and writes d loss / d the input into `d_x` (`[rows, input_dim]`;
-    /// 0 in the inactive columns, which the ReLU before masks in any case).
+    /// Copies the tile's active columns of `x` (`[rows, width]`) into `self.x`, for the
+    /// products that run on them.
+    fn gather_x(&mut self, x: &[f32], width: usize, rows: usize) {
+        let n = self.active;
+        self.x.resize(rows * n + 16, 0.0);
+        for (r, row) in x[..rows * width].chunks_exact(width).enumerate() {
+            compress(&self.masks, row, &mut self.x[r * n..]);
+        }
+    }
+
+    /// Given `x` (the tile's input, as given to [`gather`](Self::gather)) and `d_z` (d loss / d
+    /// the pre-activation, `[rows, units]`), adds the tile's share of the kernel gradient into
+    /// `d_kernel` (`[input_dim, units]`; rows of inactive columns get nothing) and writes
+    /// d loss / d the input into `d_x` (`[rows, input_dim]`; 0 in the inactive columns, which
+    /// the ReLU before masks in any case). A layer of a vector's width or more adds its kernel
+    /// gradient per group of 4 rows, into the rows of their own live columns only
+    /// ([`add_kernel_grad`]).
     pub(super) fn backward(
         &mut self,
         layer: &Dense,
+        x: &[f32],
         rows: usize,
         d_z: &[f32],
         d_kernel: &mut [f32],
         d_x: &mut [f32],
     ) {
         let (n, units, width) = (self.active, layer.units, layer.input_dim);
-        // d kernel rows = xᵀ · d_z : [n, rows] · [rows, units]
-        self.dw.resize(n * units, 0.0);
-        gemm(
-            n,
-            rows,
-            units,
-            &self.x,
-            Op::T,
-            d_z,
-            Op::N,
-            0.0,
-            &mut self.dw,
-        );
-        for (c, dw) in active_columns(&self.masks).zip(self.dw.chunks_exact(units)) {
-            add_assign(&mut d_kernel[c * units..][..units], dw);
+        let d_z = &d_z[..rows * units];
+        if !(units >= 16 && add_kernel_grad(&x[..rows * width], width, d_z, units, d_kernel)) {
+            // d kernel rows = xᵀ · d_z : [n, rows] · [rows, units]
+            self.gather_x(x, width, rows);
+            self.dw.resize(n * units, 0.0);
+            gemm(
+                n,
+                rows,
+                units,
+                &self.x,
+                Op::T,
+                d_z,
+                Op::N,
+                0.0,
+                &mut self.dw,
+            );
+            for (c, dw) in active_columns(&self.masks).zip(self.dw.chunks_exact(units)) {
+                add_assign(&mut d_kernel[c * units..][..units], dw);
+            }
         }
         // d x = d_z · kernelᵀ : [rows, units] · [units, n]
         self.dx.resize(rows * n + 16, 0.0);
@@ -243,7 +258,7 @@ mod tests {
         layer.activation.backward(&out, &mut d);
         let mut d_kernel = vec![1.0; width * units];
         let mut d_x = vec![f32::NAN; rows * width];
-        active.backward(&layer, rows, &d, &mut d_kernel, &mut d_x);
+        active.backward(&layer, &x, rows, &d, &mut d_kernel, &mut d_x);
         let want: Vec<f32> = g_ref.kernel.iter().map(|g| 1.0 + g).collect();
         close(&d_kernel, &want, "kernel gradient, added");
         let dead = |c: usize| (5..25).contains(&(c % width)) && c % width != 7;

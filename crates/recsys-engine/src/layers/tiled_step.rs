@@ -254,7 +254,7 @@ impl Tower<'_> {
                 add_assign(&mut grads[l].bias, row);
             }
             if active[l].gathered() {
-                active[l].backward(layer, n, d_z, &mut grads[l].kernel, d_input);
+                active[l].backward(layer, x, n, d_z, &mut grads[l].kernel, d_input);
                 std::mem::swap(d, d_input);
                 continue;
             }

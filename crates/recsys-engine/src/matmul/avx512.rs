@@ -519,6 +519,65 @@ unsafe fn rows_kernel<const R: usize>(
     }
 }
 
+/// `d_kernel += xᵀ · d_z` (`x`: `[rows, k]`, `d_z`: `[rows, h]`, `d_kernel`: `[k, h]`) on this
+/// thread, each group of [`GROUP`] rows adding into only the kernel rows of the steps where one
+/// of its rows of `x` is not zero: the rows of `x` a ReLU left at zero add nothing to them.
+pub(super) fn add_kernel_grad(x: &[f32], k: usize, d_z: &[f32], h: usize, d_kernel: &mut [f32]) {
+    let rows = d_z.len() / h;
+    for_each_group(x, k, rows, |t, x, steps| {
+        let d_z = &d_z[t * GROUP * h..][..x.len() / k * h];
+        // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked that
+        // `x` holds the rows of `k`, `d_z` the same rows of `h` and `d_kernel` `k × h`; every
+        // step is below `k`.
+        unsafe {
+            by_rows!(
+                x.len() / k,
+                [4, 3, 2, 1],
+                grad_kernel(x.as_ptr(), k, d_z.as_ptr(), h, steps, d_kernel.as_mut_ptr())
+            )
+        }
+    });
+}
+
+/// [`add_kernel_grad`] for `R` rows: each step's row of `d_kernel`, 64 columns at a time, gets
+/// `Σ_r x[r, p] · d_z[r]` added in row order, the rows of `d_z` held in registers.
+#[target_feature(enable = "avx512f")]
+unsafe fn grad_kernel<const R: usize>(
+    x: *const f32,
+    k: usize,
+    d_z: *const f32,
+    h: usize,
+    steps: &[u32],
+    d_kernel: *mut f32,
+) {
+    for j0 in (0..h).step_by(2 * NR) {
+        let masks = group_masks(h, j0);
+        // SAFETY (all three blocks): masked lanes are neither read nor written; the rest lie
+        // inside row `r` of `d_z`, row `p < k` of `d_kernel`, and `x` (the caller's contract).
+        let dz: [[__m512; 4]; R] = std::array::from_fn(|r| {
+            std::array::from_fn(|v| unsafe {
+                _mm512_maskz_loadu_ps(masks[v], d_z.wrapping_add(r * h + j0 + 16 * v))
+            })
+        });
+        for &p in steps {
+            let p = p as usize;
+            let row = d_kernel.wrapping_add(p * h + j0);
+            let mut acc: [__m512; 4] = std::array::from_fn(|v| unsafe {
+                _mm512_maskz_loadu_ps(masks[v], row.wrapping_add(16 * v))
+            });
+            for (r, dz) in dz.iter().enumerate() {
+                let xr = _mm512_set1_ps(unsafe { *x.wrapping_add(r * k + p) });
+                for (acc, &dz) in acc.iter_mut().zip(dz) {
+                    *acc = _mm512_fmadd_ps(xr, dz, *acc);
+                }
+            }
+            for (v, acc) in acc.into_iter().enumerate() {
+                unsafe { _mm512_mask_storeu_ps(row.wrapping_add(16 * v), masks[v], acc) };
+            }
+        }
+    }
+}
+
 /// Columns of `b` per pass of [`row_chunk`]: eight vectors.
 const ROW_CHUNK: usize = 128;
 

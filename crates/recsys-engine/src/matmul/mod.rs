@@ -219,6 +219,35 @@ pub fn dense_rows(
     }
 }
 
+/// `d_kernel += xᵀ · d_z` for the rows of `x` (`[rows, k]`) and `d_z` (`[rows, h]`;
+/// `d_kernel`: `[k, h]`) on the calling thread, where `x` is mostly zeros (a ReLU's output):
+/// each group of 4 rows adds into only the kernel rows of the steps where one of its rows is
+/// not zero (the others would get exact zeros). The sums run in another order than a product's
+/// (a group's rows, then the next group's). Returns `false`, computing nothing, unless the
+/// engine's own kernel is in use.
+///
+/// # Panics
+/// If a slice is shorter than its shape needs (a bug in the caller).
+pub fn add_kernel_grad(x: &[f32], k: usize, d_z: &[f32], h: usize, d_kernel: &mut [f32]) -> bool {
+    assert!(
+        h > 0 && d_z.len().is_multiple_of(h),
+        "add_kernel_grad: d_z is not rows of h"
+    );
+    assert!(x.len() >= d_z.len() / h * k, "add_kernel_grad: x too short");
+    assert!(
+        d_kernel.len() >= k * h,
+        "add_kernel_grad: d_kernel too short"
+    );
+    match backend() {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 => {
+            avx512::add_kernel_grad(x, k, d_z, h, d_kernel);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Panics unless `a`, `b` and `c` hold at least `m×k`, `k×n` and `m×n` values.
 fn check_shapes(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) {
     assert!(
@@ -492,6 +521,38 @@ mod tests {
                     }
                     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&parts), bits(&got), "rows in chunks of {chunk}");
+                }
+            }
+        }
+    }
+
+    /// The kernel gradient of mostly-zero rows, added per group of rows, against `xᵀ · d_z`
+    /// (in f64) plus what `d_kernel` held: short groups, masked lanes, two passes of columns.
+    #[test]
+    fn add_kernel_grad_adds_the_product() {
+        for (rows, k, h) in [(13, 70, 40), (9, 33, 100), (1, 5, 16)] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| ((i as f32 * 0.37).sin() - 0.5).max(0.0))
+                .collect();
+            let d_z: Vec<f32> = (0..rows * h).map(|i| (i as f32 * 0.91).cos()).collect();
+            let mut got: Vec<f32> = (0..k * h).map(|i| (i as f32 * 0.13).sin()).collect();
+            let before = got.clone();
+            if !add_kernel_grad(&x, k, &d_z, h, &mut got) {
+                assert_ne!(
+                    backend(),
+                    Backend::Avx512,
+                    "the engine's kernel must run it"
+                );
+                return;
+            }
+            for p in 0..k {
+                for j in 0..h {
+                    let want = before[p * h + j] as f64
+                        + (0..rows)
+                            .map(|r| x[r * k + p] as f64 * d_z[r * h + j] as f64)
+                            .sum::<f64>();
+                    let got = got[p * h + j] as f64;
+                    assert!((got - want).abs() < 1e-4, "{rows}x{k}x{h} [{p}, {j}]");
                 }
             }
         }
