@@ -63,5 +63,5 @@ pub use layers::{
 };
 pub use losses::{InBatchSoftmax, MeanSquaredError, Towers};
 pub use metrics::{FactorizedTopK, RootMeanSquaredError};
-pub use optim::{Adagrad, Adam, Optimizer, Sgd, Slots};
+pub use optim::{Adagrad, Adam, Optimizer, Sgd, Slots, TableUpdate};
 pub use tasks::{RankingMetrics, RankingTask, RetrievalMetrics, RetrievalTask};

@@ -80,6 +80,31 @@ impl<'a> SharedMut<'a> {
         // SAFETY: in bounds (checked above); exclusivity is the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.end - r.start) }
     }
+
+    /// The slice's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slice is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Asks the CPU to start loading the elements `r` (clipped to the slice) into its caches:
+    /// a hint, which reads nothing and so may target rows other threads are writing.
+    pub fn prefetch(&self, r: Range<usize>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            for at in (r.start..r.end.min(self.len)).step_by(16) {
+                // SAFETY: `at` is in bounds, and a prefetch never faults or changes memory.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(self.ptr.add(at).cast_const().cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = r;
+    }
 }
 
 #[cfg(test)]

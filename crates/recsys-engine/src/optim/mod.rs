@@ -18,8 +18,56 @@ pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use sgd::Sgd;
 
-use crate::layers::SparseGrad;
+use std::ops::Range;
+
+use crate::layers::{LookupProjection, SparseGrad, lookup_dense::MAX_LOOKUPS};
 use crate::pages::filled;
+use crate::parallel::{SharedMut, for_each_block};
+use crate::simd::{PREFETCH_ROWS, prefetch};
+
+/// One embedding table's share of a step's sparse update ([`Optimizer::update_lookups`]): the
+/// lookup that holds its distinct rows and their gradients, the table and its optimizer state.
+pub struct TableUpdate<'a> {
+    /// The lookup, after its backward pass.
+    pub lookup: &'a LookupProjection,
+    /// The table, `[rows, lookup.dim()]`.
+    pub table: &'a mut [f32],
+    /// The table's optimizer state.
+    pub slots: &'a mut Slots,
+}
+
+/// A [`TableUpdate`] as the parallel blocks share it.
+struct SharedRows<'a> {
+    rows: &'a [u32],
+    values: &'a [f32],
+    dim: usize,
+    table: SharedMut<'a>,
+    first: SharedMut<'a>,
+    second: SharedMut<'a>,
+}
+
+/// Row `r` of a slot, or nothing where the optimizer keeps no such slot (SGD's, Adagrad's
+/// second).
+fn slot_rows(v: &mut [f32], r: Range<usize>) -> &mut [f32] {
+    if v.is_empty() { &mut [] } else { &mut v[r] }
+}
+
+/// [`slot_rows`] of a slot shared between parallel blocks.
+///
+/// # Safety
+/// As [`SharedMut::range`]: no other view of the same elements may be alive.
+#[allow(clippy::mut_from_ref)]
+unsafe fn shared_slot_rows<'a>(v: &'a SharedMut<'_>, r: Range<usize>) -> &'a mut [f32] {
+    // SAFETY: forwarded from the caller.
+    if v.is_empty() {
+        &mut []
+    } else {
+        unsafe { v.range(r) }
+    }
+}
+
+/// Fewer rows than this are updated on the calling thread only.
+const PARALLEL_MIN_ROWS: usize = 1024;
 
 /// Per-parameter optimizer state, shaped like the parameter (Adam uses both slots, Adagrad one).
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +151,102 @@ impl Optimizer {
         self.update_rows(step, table, grad.dim(), grad.rows(), grad.values(), slots)
     }
 
+    /// Applies one update to the distinct rows each lookup of a step touched
+    /// ([`LookupProjection::rows`], gradients [`LookupProjection::row_grads`]), in each
+    /// lookup's table: [`update_rows`](Self::update_rows) for all of them at once, their rows
+    /// split evenly across cores. A batch of a 10-million-user set names 8,000 distinct users
+    /// and 3,400 items; one core per table left the user table's core with twice the work.
+    /// Rows are distinct within a table, so no two cores touch the same memory, and each row's
+    /// update is the same as alone.
+    ///
+    /// # Panics
+    /// If a table or its slots are shorter than a row needs, or more than
+    /// [`MAX_LOOKUPS`] tables are given.
+    pub fn update_lookups(&self, step: u64, updates: &mut [TableUpdate<'_>]) {
+        assert!(updates.len() <= MAX_LOOKUPS, "at most {MAX_LOOKUPS} tables");
+        let alpha = self.step_size(step);
+        let total: usize = updates.iter().map(|u| u.lookup.rows().len()).sum();
+        let mut shared: [Option<SharedRows<'_>>; MAX_LOOKUPS] = Default::default();
+        for (s, u) in shared.iter_mut().zip(updates.iter_mut()) {
+            *s = Some(SharedRows {
+                rows: u.lookup.rows(),
+                values: u.lookup.row_grads(),
+                dim: u.lookup.dim(),
+                table: SharedMut::new(u.table),
+                first: SharedMut::new(&mut u.slots.first),
+                second: SharedMut::new(&mut u.slots.second),
+            });
+        }
+        let tasks = if total >= PARALLEL_MIN_ROWS {
+            crate::parallel::tasks()
+        } else {
+            1
+        };
+        for_each_block(total, tasks, &|_, block| {
+            let mut offset = 0;
+            for s in shared.iter().flatten() {
+                let n = s.rows.len();
+                let lo = block.start.clamp(offset, offset + n) - offset;
+                let hi = block.end.clamp(offset, offset + n) - offset;
+                // SAFETY: the rows of one table are distinct, and blocks take disjoint
+                // ranges of them.
+                unsafe { self.update_shared(alpha, s, lo..hi) };
+                offset += n;
+            }
+        });
+    }
+
+    /// Updates rows `range` of `s.rows` (see [`update_lookups`](Self::update_lookups)).
+    ///
+    /// # Safety
+    /// No other thread may update the same rows of the same table at the same time.
+    unsafe fn update_shared(&self, alpha: f32, s: &SharedRows<'_>, range: Range<usize>) {
+        let d = s.dim;
+        for i in range.clone() {
+            if let Some(&ahead) = s.rows[..range.end].get(i + PREFETCH_ROWS) {
+                let at = ahead as usize * d..(ahead as usize + 1) * d;
+                s.table.prefetch(at.clone());
+                s.first.prefetch(at.clone());
+                s.second.prefetch(at);
+            }
+            let r = s.rows[i] as usize * d..(s.rows[i] as usize + 1) * d;
+            let g = &s.values[i * d..][..d];
+            // SAFETY: forwarded from the caller.
+            let (w, first, second) = unsafe {
+                (
+                    s.table.range(r.clone()),
+                    shared_slot_rows(&s.first, r.clone()),
+                    shared_slot_rows(&s.second, r),
+                )
+            };
+            self.update_row(alpha, w, g, first, second);
+        }
+    }
+
+    /// Adam's step size at `step` (0 for the others, which do not use it).
+    fn step_size(&self, step: u64) -> f32 {
+        match self {
+            Optimizer::Adam(o) => o.step_size(step),
+            _ => 0.0,
+        }
+    }
+
+    /// One row's update: weights `w`, gradient `g`, its slots' rows `first` and `second`.
+    fn update_row(
+        &self,
+        alpha: f32,
+        w: &mut [f32],
+        g: &[f32],
+        first: &mut [f32],
+        second: &mut [f32],
+    ) {
+        match self {
+            Optimizer::Sgd(o) => o.update(w, g),
+            Optimizer::Adagrad(o) => o.update(w, g, first),
+            Optimizer::Adam(o) => o.update(alpha, w, g, first, second),
+        }
+    }
+
     /// Applies one update to rows `rows` of `table` (row width `dim`), whose gradients are
     /// `values` (`[rows.len(), dim]`); other rows are left untouched.
     pub fn update_rows(
@@ -114,11 +258,7 @@ impl Optimizer {
         values: &[f32],
         slots: &mut Slots,
     ) {
-        let alpha = match self {
-            Optimizer::Adam(o) => o.step_size(step),
-            _ => 0.0,
-        };
-        use crate::simd::{PREFETCH_ROWS, prefetch};
+        let alpha = self.step_size(step);
         for (i, (&row, g)) in rows.iter().zip(values.chunks_exact(dim)).enumerate() {
             if let Some(&ahead) = rows.get(i + PREFETCH_ROWS) {
                 let at = ahead as usize * dim;
@@ -127,18 +267,9 @@ impl Optimizer {
                 prefetch(&slots.second, at, dim);
             }
             let r = row as usize * dim..(row as usize + 1) * dim;
-            let w = &mut table[r.clone()];
-            match self {
-                Optimizer::Sgd(o) => o.update(w, g),
-                Optimizer::Adagrad(o) => o.update(w, g, &mut slots.first[r]),
-                Optimizer::Adam(o) => o.update(
-                    alpha,
-                    w,
-                    g,
-                    &mut slots.first[r.clone()],
-                    &mut slots.second[r],
-                ),
-            }
+            let first = slot_rows(&mut slots.first, r.clone());
+            let second = slot_rows(&mut slots.second, r.clone());
+            self.update_row(alpha, &mut table[r], g, first, second);
         }
     }
 }

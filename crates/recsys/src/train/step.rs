@@ -12,8 +12,8 @@
 use std::cell::Cell;
 
 use recsys_engine::{
-    DenseGrads, LookupProjection, Optimizer, Projected, RankingTask, Slots, SparseGrad, TiledStep,
-    Which, forward_tiled,
+    DenseGrads, LookupProjection, Optimizer, Projected, RankingTask, Slots, SparseGrad,
+    TableUpdate, TiledStep, Which, forward_tiled,
 };
 
 use super::FirstLayer;
@@ -343,7 +343,6 @@ impl Step {
             opt.update_dense(t, &mut layer.kernel, &g.kernel, ks);
             opt.update_dense(t, &mut layer.bias, &g.bias, bs);
         }
-        let d = model.config.embedding_dim;
         let (users, movies) = (
             &mut model.user_embedding.table,
             &mut model.movie_embedding.table,
@@ -355,12 +354,19 @@ impl Step {
             }
             Path::Tiled { parts, .. } => {
                 let [u, m] = &**parts;
-                // The two tables are disjoint: one core updates each.
-                let (user_slots, movie_slots) = (&mut self.user_slots, &mut self.movie_slots);
-                rayon::join(
-                    || opt.update_rows(t, users, d, u.rows(), u.row_grads(), user_slots),
-                    || opt.update_rows(t, movies, d, m.rows(), m.row_grads(), movie_slots),
-                );
+                let mut updates = [
+                    TableUpdate {
+                        lookup: u,
+                        table: users,
+                        slots: &mut self.user_slots,
+                    },
+                    TableUpdate {
+                        lookup: m,
+                        table: movies,
+                        slots: &mut self.movie_slots,
+                    },
+                ];
+                opt.update_lookups(t, &mut updates);
             }
         }
     }
