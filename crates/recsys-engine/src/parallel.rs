@@ -94,16 +94,7 @@ impl<'a> SharedMut<'a> {
     /// Asks the CPU to start loading the elements `r` (clipped to the slice) into its caches:
     /// a hint, which reads nothing and so may target rows other threads are writing.
     pub fn prefetch(&self, r: Range<usize>) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            for at in (r.start..r.end.min(self.len)).step_by(16) {
-                // SAFETY: `at` is in bounds, and a prefetch never faults or changes memory.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(self.ptr.add(at).cast_const().cast()) };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = r;
+        crate::simd::prefetch_lines(self.ptr.cast_const(), self.len, r);
     }
 }
 

@@ -56,21 +56,27 @@ pub(crate) const PREFETCH_ROWS: usize = 8;
 /// cache misses are taken one after another.
 #[inline(always)]
 pub(crate) fn prefetch(data: &[f32], start: usize, len: usize) {
+    prefetch_lines(data.as_ptr(), data.len(), start..start + len);
+}
+
+/// [`prefetch`] of elements `r` (clipped to `len`) of the `len` floats at `base`, which may be
+/// shared with threads writing them (a prefetch reads nothing).
+#[inline(always)]
+pub(crate) fn prefetch_lines(base: *const f32, len: usize, r: std::ops::Range<usize>) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let end = (start + len).min(data.len());
         // One hint per 64-byte line (16 floats).
-        for at in (start..end).step_by(16) {
+        for at in (r.start..r.end.min(len)).step_by(16) {
             // SAFETY: `at` is in bounds, and a prefetch never faults or changes memory.
             #[allow(unused_unsafe)]
             unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().add(at).cast());
+                _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(at).cast());
             }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, start, len);
+    let _ = (base, len, r);
 }
 
 // Gathering the columns a mask selects: a ReLU's output is mostly zeros, and the products
@@ -143,8 +149,8 @@ pub(crate) fn expand(masks: &[u16], src: &[f32], dst: &mut [f32]) {
 pub(crate) mod columns_avx512 {
     use std::arch::x86_64::*;
 
-    /// The lanes of a 16-column chunk that exist when `n` columns are left.
-    fn lanes(n: usize) -> __mmask16 {
+    /// The lanes of a 16-column chunk that exist when `n` columns are left (all when ≥ 16).
+    pub(crate) fn lanes(n: usize) -> __mmask16 {
         if n >= 16 {
             0xFFFF
         } else {

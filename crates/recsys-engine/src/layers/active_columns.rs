@@ -4,9 +4,11 @@
 //! 72% of the first layer's, and in a 48-row training tile about 41% of its 256 columns are 0 in
 //! every row. Such a column adds nothing to the next layer's output, its row of that layer's
 //! kernel gradient is 0, and the gradient flowing back into it is masked by the ReLU anyway. So
-//! the tile's three products of that layer run on the active columns only, gathered into a
-//! narrower matrix with the matching rows of the kernel. Skipped terms are exact zeros, and the
-//! remaining ones are summed in the same order, so every result equals the full products'.
+//! the product that carries the gradient back runs on the tile's active columns only, gathered
+//! into a narrower matrix with the matching columns of the transposed kernel. The forward
+//! product and the kernel gradient go further, per group of 4 rows over that group's own live
+//! columns ([`dense_rows`], [`add_kernel_grad`]); where the engine's kernel is not in use they
+//! too run on the gathered columns. Skipped terms are exact zeros.
 
 use super::{Activation, Dense};
 use crate::matmul::{Op, add_kernel_grad, dense_rows, gemm};

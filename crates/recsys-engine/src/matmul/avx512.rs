@@ -17,7 +17,7 @@ use std::arch::x86_64::*;
 use std::cell::Cell;
 
 use super::Op;
-use crate::simd::columns_avx512::{indices, nonzero_columns};
+use crate::simd::columns_avx512::{indices, lanes, nonzero_columns};
 
 /// Rows of `c` per register tile.
 const MR: usize = 12;
@@ -221,14 +221,7 @@ unsafe fn tile_dispatch(t: Operands, mr: usize, nr: usize) {
 
 /// The lanes of a 32-column tile that hold real columns when it has `nr` of them.
 fn lane_masks(nr: usize) -> (__mmask16, __mmask16) {
-    let mask = |n: usize| -> __mmask16 {
-        if n >= 16 {
-            0xFFFF
-        } else {
-            ((1u32 << n) - 1) as __mmask16
-        }
-    };
-    (mask(nr), mask(nr.saturating_sub(16)))
+    (lanes(nr), lanes(nr.saturating_sub(16)))
 }
 
 /// The register tile itself, `c[..R, ..nr] = a[..R, ..k] · b[..k, ..nr] + beta · c`: `R` rows ×
@@ -285,15 +278,8 @@ unsafe fn kernel<const R: usize>(t: Operands, nr: usize) {
 /// A rating tower's last two layers, `y = v · act(x · w + bias) + v0`, as one pass: the shapes
 /// and slice lengths were checked by `super::dense_dot`.
 pub(super) struct Head<'a> {
-    /// `[rows, k]`, row-major.
-    pub x: &'a [f32],
-    pub k: usize,
-    /// `[k, h]`, row-major.
-    pub w: &'a [f32],
-    pub h: usize,
-    /// `[h]`.
-    pub bias: &'a [f32],
-    pub relu: bool,
+    /// The hidden layer, on its input rows.
+    pub hidden: Hidden<'a>,
     /// `[h]`: the one-unit layer's kernel, and its bias `v0`.
     pub v: &'a [f32],
     pub v0: f32,
@@ -319,8 +305,8 @@ pub(super) fn dense_dot(head: &Head<'_>, out: &mut [f32]) {
     }
     out.fill(head.v0);
     let rows = out.len();
-    for_each_group(head.x, head.k, rows, |t, x, steps| {
-        let out = &mut out[t * GROUP..][..x.len() / head.k];
+    for_each_group(head.hidden.x, head.hidden.k, rows, |t, x, steps| {
+        let out = &mut out[t * GROUP..][..x.len() / head.hidden.k];
         // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked that
         // `x` holds the rows of `k`, `w` holds `k × h` and `bias`, `v` `h`; every step is
         // below `k`.
@@ -366,24 +352,24 @@ thread_local! {
     static MASKS: Cell<Vec<u16>> = const { Cell::new(Vec::new()) };
 }
 
-/// `Σ_{p ∈ steps} x[r, p] · w[p, j0 .. j0 + 64]` for the `R` rows of `x` (`[R, k]`), as four
+/// `Σ_{p ∈ steps} x[r, p] · w[p, j0 .. j0 + 64]` for the `R` rows at `x` (`[R, k]`), as four
 /// vectors a row (lanes past `h` zero); the sum runs over `steps` in order (the other steps
 /// add zero), one accumulator per vector, as the dense product does. Each row's value at a
 /// step is broadcast straight from `x`, and one load of a step's 64 columns of `w` serves
 /// every row.
 ///
 /// # Safety
-/// `x` must hold `R` rows of `k`, `w` `k × h` values, and every step must be below `k`.
+/// `x` must hold `R` rows of `layer.k`, `layer.w` `k × h` values, and every step must be
+/// below `k`.
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn group_sums<const R: usize>(
-    w: &[f32],
-    h: usize,
-    k: usize,
+    layer: &Hidden<'_>,
     x: *const f32,
     steps: &[u32],
     j0: usize,
 ) -> [[__m512; 4]; R] {
+    let (w, h, k) = (layer.w, layer.h, layer.k);
     let masks = group_masks(h, j0);
     let mut acc = [[_mm512_setzero_ps(); 4]; R];
     for &p in steps {
@@ -421,13 +407,13 @@ unsafe fn group_kernel<const R: usize>(
     steps: &[u32],
     out: *mut f32,
 ) {
-    for j0 in (0..head.h).step_by(2 * NR) {
+    for j0 in (0..head.hidden.h).step_by(2 * NR) {
         // SAFETY: forwarded from the caller.
-        let acc = unsafe { group_sums::<R>(head.w, head.h, head.k, x, steps, j0) };
-        let masks = group_masks(head.h, j0);
+        let acc = unsafe { group_sums::<R>(&head.hidden, x, steps, j0) };
+        let masks = group_masks(head.hidden.h, j0);
         for panel in 0..2 {
             let jp = j0 + NR * panel;
-            if jp >= head.h {
+            if jp >= head.hidden.h {
                 break;
             }
             let (n0, n1) = (masks[2 * panel], masks[2 * panel + 1]);
@@ -436,14 +422,14 @@ unsafe fn group_kernel<const R: usize>(
             let at = |s: &[f32], mask, off: usize| unsafe {
                 _mm512_maskz_loadu_ps(mask, s.as_ptr().wrapping_add(jp + off))
             };
-            let bias = [at(head.bias, n0, 0), at(head.bias, n1, 16)];
+            let bias = [at(head.hidden.bias, n0, 0), at(head.hidden.bias, n1, 16)];
             let weight = [at(head.v, n0, 0), at(head.v, n1, 16)];
             for (r, acc) in acc.iter().enumerate() {
                 let mut z = [
                     _mm512_add_ps(acc[2 * panel], bias[0]),
                     _mm512_add_ps(acc[2 * panel + 1], bias[1]),
                 ];
-                if head.relu {
+                if head.hidden.relu {
                     z = z.map(|z| _mm512_max_ps(z, _mm512_setzero_ps()));
                 }
                 let share = _mm512_fmadd_ps(z[1], weight[1], _mm512_mul_ps(z[0], weight[0]));
@@ -454,8 +440,8 @@ unsafe fn group_kernel<const R: usize>(
     }
 }
 
-/// A hidden dense layer on a few rows: `out = act(x · w + bias)`, the shapes and slice lengths
-/// checked by `super::dense_rows`.
+/// A hidden dense layer on its input rows, `act(x · w + bias)`: the shapes and slice lengths
+/// checked by `super::dense_rows` or `super::dense_dot`.
 pub(super) struct Hidden<'a> {
     /// `[rows, k]`, row-major.
     pub x: &'a [f32],
@@ -499,7 +485,7 @@ unsafe fn rows_kernel<const R: usize>(
     let h = layer.h;
     for j0 in (0..h).step_by(2 * NR) {
         // SAFETY: forwarded from the caller.
-        let acc = unsafe { group_sums::<R>(layer.w, h, layer.k, x, steps, j0) };
+        let acc = unsafe { group_sums::<R>(layer, x, steps, j0) };
         let masks = group_masks(h, j0);
         for (v, &mask) in masks.iter().enumerate() {
             // SAFETY: masked lanes are neither read nor written; the rest lie inside `bias`
@@ -585,14 +571,14 @@ const ROW_CHUNK: usize = 128;
 #[target_feature(enable = "avx512f")]
 unsafe fn head_row(head: &Head<'_>) -> f32 {
     let mut total = _mm512_setzero_ps();
-    for j0 in (0..head.h).step_by(ROW_CHUNK) {
-        let nc = ROW_CHUNK.min(head.h - j0);
+    for j0 in (0..head.hidden.h).step_by(ROW_CHUNK) {
+        let nc = ROW_CHUNK.min(head.hidden.h - j0);
         // SAFETY: `x` holds `k` values and `w` `k × h` (checked by the caller).
         let sums = unsafe {
             row_chunk(
-                &head.x[..head.k],
-                head.w.as_ptr().wrapping_add(j0),
-                head.h,
+                &head.hidden.x[..head.hidden.k],
+                head.hidden.w.as_ptr().wrapping_add(j0),
+                head.hidden.h,
                 nc,
             )
         };
@@ -602,12 +588,12 @@ unsafe fn head_row(head: &Head<'_>) -> f32 {
             let (bias, weight) = unsafe {
                 let at = |s: &[f32]| s.as_ptr().wrapping_add(j0 + 16 * v);
                 (
-                    _mm512_maskz_loadu_ps(mask, at(head.bias)),
+                    _mm512_maskz_loadu_ps(mask, at(head.hidden.bias)),
                     _mm512_maskz_loadu_ps(mask, at(head.v)),
                 )
             };
             let mut z = _mm512_add_ps(z, bias);
-            if head.relu {
+            if head.hidden.relu {
                 z = _mm512_max_ps(z, _mm512_setzero_ps());
             }
             total = _mm512_fmadd_ps(z, weight, total);
@@ -637,11 +623,6 @@ unsafe fn row_times(a: &[f32], b: &[f32], n: usize, beta: f32, c: &mut [f32]) {
             }
         }
     }
-}
-
-/// The lanes of a vector that hold real columns when `n` columns are left (all when ≥ 16).
-fn lanes(n: usize) -> __mmask16 {
-    lane_masks(n.min(16)).0
 }
 
 /// `a · b[.., ..nc]` for one row `a` (all of it) and the first `nc ≤ 128` columns of `b`

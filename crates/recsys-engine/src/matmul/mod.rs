@@ -162,12 +162,14 @@ pub fn dense_dot(x: &[f32], k: usize, layers: &DenseDot<'_>, out: &mut [f32]) ->
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512 => {
             let head = avx512::Head {
-                x,
-                k,
-                w: layers.kernel,
-                h,
-                bias: layers.bias,
-                relu: layers.relu,
+                hidden: avx512::Hidden {
+                    x,
+                    k,
+                    w: layers.kernel,
+                    h,
+                    bias: layers.bias,
+                    relu: layers.relu,
+                },
                 v: layers.out_kernel,
                 v0: layers.out_bias,
             };

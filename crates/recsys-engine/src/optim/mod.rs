@@ -23,7 +23,7 @@ use std::ops::Range;
 use crate::layers::{LookupProjection, SparseGrad, lookup_dense::MAX_LOOKUPS};
 use crate::pages::filled;
 use crate::parallel::{SharedMut, for_each_block};
-use crate::simd::{PREFETCH_ROWS, prefetch};
+use crate::simd::PREFETCH_ROWS;
 
 /// One embedding table's share of a step's sparse update ([`Optimizer::update_lookups`]): the
 /// lookup that holds its distinct rows and their gradients, the table and its optimizer state.
@@ -36,7 +36,8 @@ pub struct TableUpdate<'a> {
     pub slots: &'a mut Slots,
 }
 
-/// A [`TableUpdate`] as the parallel blocks share it.
+/// One table's rows to update, their gradients, and the table and its slots as parallel
+/// blocks share them ([`Optimizer::update_lookups`]; [`Optimizer::update_rows`] on one thread).
 struct SharedRows<'a> {
     rows: &'a [u32],
     values: &'a [f32],
@@ -46,13 +47,28 @@ struct SharedRows<'a> {
     second: SharedMut<'a>,
 }
 
-/// Row `r` of a slot, or nothing where the optimizer keeps no such slot (SGD's, Adagrad's
-/// second).
-fn slot_rows(v: &mut [f32], r: Range<usize>) -> &mut [f32] {
-    if v.is_empty() { &mut [] } else { &mut v[r] }
+impl<'a> SharedRows<'a> {
+    /// `rows` of `table` (row width `dim`), their gradients `values` and `slots`, shared.
+    fn new(
+        rows: &'a [u32],
+        values: &'a [f32],
+        dim: usize,
+        table: &'a mut [f32],
+        slots: &'a mut Slots,
+    ) -> Self {
+        SharedRows {
+            rows,
+            values,
+            dim,
+            table: SharedMut::new(table),
+            first: SharedMut::new(&mut slots.first),
+            second: SharedMut::new(&mut slots.second),
+        }
+    }
 }
 
-/// [`slot_rows`] of a slot shared between parallel blocks.
+/// Row `r` of a slot shared between parallel blocks, or nothing where the optimizer keeps no
+/// such slot (SGD's, Adagrad's second).
 ///
 /// # Safety
 /// As [`SharedMut::range`]: no other view of the same elements may be alive.
@@ -130,14 +146,8 @@ impl Optimizer {
     /// Applies one update to a dense parameter. `step` counts updates from 1 (Adam's bias
     /// correction needs it).
     pub fn update_dense(&self, step: u64, w: &mut [f32], g: &[f32], slots: &mut Slots) {
-        match self {
-            Optimizer::Sgd(o) => o.update(w, g),
-            Optimizer::Adagrad(o) => o.update(w, g, &mut slots.first),
-            Optimizer::Adam(o) => {
-                let alpha = o.step_size(step);
-                o.update(alpha, w, g, &mut slots.first, &mut slots.second)
-            }
-        }
+        let alpha = self.step_size(step);
+        self.update_row(alpha, w, g, &mut slots.first, &mut slots.second);
     }
 
     /// Applies one update to the rows of `table` that `grad` touched.
@@ -168,14 +178,14 @@ impl Optimizer {
         let total: usize = updates.iter().map(|u| u.lookup.rows().len()).sum();
         let mut shared: [Option<SharedRows<'_>>; MAX_LOOKUPS] = Default::default();
         for (s, u) in shared.iter_mut().zip(updates.iter_mut()) {
-            *s = Some(SharedRows {
-                rows: u.lookup.rows(),
-                values: u.lookup.row_grads(),
-                dim: u.lookup.dim(),
-                table: SharedMut::new(u.table),
-                first: SharedMut::new(&mut u.slots.first),
-                second: SharedMut::new(&mut u.slots.second),
-            });
+            let (rows, values) = (u.lookup.rows(), u.lookup.row_grads());
+            *s = Some(SharedRows::new(
+                rows,
+                values,
+                u.lookup.dim(),
+                u.table,
+                u.slots,
+            ));
         }
         let tasks = if total >= PARALLEL_MIN_ROWS {
             crate::parallel::tasks()
@@ -259,18 +269,10 @@ impl Optimizer {
         slots: &mut Slots,
     ) {
         let alpha = self.step_size(step);
-        for (i, (&row, g)) in rows.iter().zip(values.chunks_exact(dim)).enumerate() {
-            if let Some(&ahead) = rows.get(i + PREFETCH_ROWS) {
-                let at = ahead as usize * dim;
-                prefetch(table, at, dim);
-                prefetch(&slots.first, at, dim);
-                prefetch(&slots.second, at, dim);
-            }
-            let r = row as usize * dim..(row as usize + 1) * dim;
-            let first = slot_rows(&mut slots.first, r.clone());
-            let second = slot_rows(&mut slots.second, r.clone());
-            self.update_row(alpha, &mut table[r], g, first, second);
-        }
+        let shared = SharedRows::new(rows, values, dim, table, slots);
+        // SAFETY: this thread alone holds the table and its slots, and updates one row at a
+        // time.
+        unsafe { self.update_shared(alpha, &shared, 0..rows.len()) };
     }
 }
 
