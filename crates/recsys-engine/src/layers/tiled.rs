@@ -20,7 +20,7 @@ use std::cell::Cell;
 use super::{Activation, Dense};
 use crate::matmul::{DenseDot, dense_dot};
 use crate::parallel::{SharedMut, for_each_block};
-use crate::simd::{PREFETCH_ROWS, elementwise, prefetch};
+use crate::simd::{PREFETCH_ROWS, add_assign, elementwise, prefetch};
 
 /// Rows per tile: a multiple of the product kernel's 12-row register tile, small enough that
 /// two tiles of 256-wide activations (48 KiB each) stay in L2, large enough that each panel of
@@ -122,6 +122,7 @@ pub fn forward_tiled(
                 first,
                 parts,
                 base: &buf.base,
+                accumulate: false,
             };
             tile(&first, later, start..end, &mut buf.a, &mut buf.b, dst);
         }
@@ -129,11 +130,15 @@ pub fn forward_tiled(
     });
 }
 
-/// The first layer of a tile: its pre-activation is `base` plus the per-example parts' rows.
+/// The first layer of a tile: its pre-activation is `base` plus the per-example parts' rows
+/// (plus what the tile's rows already hold, when `accumulate`).
 pub(super) struct FirstLayer<'a> {
     pub(super) first: &'a Dense,
     pub(super) parts: &'a [Projected<'a>],
     pub(super) base: &'a [f32],
+    /// Whether the output rows already hold a share of the pre-activation (the training
+    /// tiles' own product on the lookups they take per example), which the sum adds to.
+    pub(super) accumulate: bool,
 }
 
 /// `base = b₁ + Σ` of the rows that every example shares: added once per call instead of once
@@ -221,12 +226,17 @@ pub(super) fn first_layer(layer: &FirstLayer<'_>, rows: std::ops::Range<usize>, 
             }
         }
         let mut parts = varying().map(|p| &p.rows[p.slots.get(i) * u..][..u]);
-        match parts.next() {
-            Some(row) => z
+        match (parts.next(), layer.accumulate) {
+            (Some(row), false) => z
                 .iter_mut()
                 .zip(layer.base.iter().zip(row))
                 .for_each(|(z, (&b, &p))| *z = b + p),
-            None => z.copy_from_slice(layer.base),
+            (Some(row), true) => z
+                .iter_mut()
+                .zip(layer.base.iter().zip(row))
+                .for_each(|(z, (&b, &p))| *z += b + p),
+            (None, false) => z.copy_from_slice(layer.base),
+            (None, true) => add_assign(z, layer.base),
         }
         for row in parts {
             z.iter_mut().zip(row).for_each(|(z, &p)| *z += p);

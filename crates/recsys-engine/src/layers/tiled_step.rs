@@ -12,7 +12,15 @@
 //!
 //! The kernels of the later layers are transposed once per step, so the products that carry
 //! the gradient back to a layer's input read them in place.
+//!
+//! A lookup whose batch names most of its rows once (users of a data set with far more users
+//! than a batch has examples) gains nothing from the per-distinct-id sums and pays for their
+//! 256-wide rows in memory; it goes per example instead
+//! ([`LookupProjection::gather_or_project`]): each tile multiplies its examples' embedding
+//! rows by that lookup's block of the first kernel, and carries the gradient back to the rows
+//! and the block, while they are in cache ([`PerExampleTiles`]).
 
+use std::ops::Range;
 use std::sync::Mutex;
 
 use super::active_columns::ActiveColumns;
@@ -35,6 +43,12 @@ pub struct TiledStep {
     transposed: Vec<Vec<f32>>,
     /// The order tiles take the batch's examples in ([`TileOrder`]).
     order: TileOrder,
+    /// `[input_dim × units]`: the first layer's kernel block of each lookup that went per
+    /// example, transposed (`[units, dim]`), at the block's own place.
+    first_transposed: Vec<f32>,
+    /// `[examples, input_dim]`: d loss / d the first layer's input, in the lookups that went
+    /// per example, for each example in tile order.
+    d_rows: Vec<f32>,
 }
 
 /// One thread's working memory.
@@ -49,6 +63,13 @@ struct Block {
     grads: Vec<DenseGrads>,
     /// Each later layer's view of the current tile's active input columns.
     active: Vec<ActiveColumns>,
+    /// `[TILE, dim]` per lookup that went per example: the tile's embedding rows.
+    rows: Vec<Vec<f32>>,
+    /// `[TILE, widest lookup]`: d loss / d one lookup's rows.
+    d_rows: Vec<f32>,
+    /// This block's share of the first layer's gradients in the rows of the lookups that went
+    /// per example (the kernel), and of its bias when every lookup did.
+    first: DenseGrads,
 }
 
 impl TiledStep {
@@ -66,11 +87,16 @@ impl TiledStep {
             d_input: vec![0.0; TILE * widest],
             grads: later.iter().map(Dense::zero_grads).collect(),
             active: later.iter().map(|l| ActiveColumns::new(l, TILE)).collect(),
+            rows: Vec::new(),
+            d_rows: vec![0.0; TILE * first.input_dim],
+            first: first.zero_grads(),
         };
         TiledStep {
             blocks: (0..tasks.max(1)).map(|_| Mutex::new(block())).collect(),
             transposed: later.iter().map(|l| vec![0.0; l.kernel.len()]).collect(),
             order: TileOrder::default(),
+            first_transposed: vec![0.0; first.kernel.len()],
+            d_rows: Vec::new(),
         }
     }
 
@@ -106,6 +132,9 @@ impl TiledStep {
         let order = &mut self.order;
         order.sort(parts, labels);
         let labels = &order.labels[..batch];
+        let (u, input) = (first.units, first.input_dim);
+        let d_rows_len = self.d_rows.len().max(batch * input);
+        self.d_rows.resize(d_rows_len, 0.0);
         {
             let sinks = PartialSinks::with_slots(parts, Some(&order.slots));
             assert_eq!(
@@ -113,12 +142,25 @@ impl TiledStep {
                 self.blocks.len(),
                 "one block per partial buffer"
             );
+            for lookup in sinks.per_example() {
+                let block = lookup.columns * u..(lookup.columns + lookup.dim) * u;
+                let t = &mut self.first_transposed[block.clone()];
+                transpose(&first.kernel[block], lookup.dim, u, t);
+            }
             let predictions = SharedMut::new(&mut order.predictions[..batch]);
             let tower = Tower {
                 first: FirstLayer {
                     first,
                     parts: sinks.projected(),
                     base: &first.bias,
+                    accumulate: sinks.per_example().next().is_some(),
+                },
+                lookups: PerExampleTiles {
+                    sinks: &sinks,
+                    first,
+                    transposed: &self.first_transposed,
+                    d_rows: SharedMut::new(&mut self.d_rows[..batch * input]),
+                    bias: sinks.projected().is_empty(),
                 },
                 later,
                 transposed: &self.transposed,
@@ -128,6 +170,7 @@ impl TiledStep {
             for_each_block(batch, self.blocks.len(), &|t, rows| {
                 let mut block = self.blocks[t].lock().unwrap_or_else(|e| e.into_inner());
                 block.grads.iter_mut().for_each(zero);
+                tower.lookups.start(&mut block);
                 // SAFETY: block `t` is the only one using partial buffers `t`.
                 unsafe { sinks.clear(t) };
                 for start in rows.clone().step_by(TILE) {
@@ -135,9 +178,10 @@ impl TiledStep {
                     // SAFETY: blocks of rows are disjoint, and so are their tiles.
                     let out = unsafe { predictions.range(start..end) };
                     tower.tile(&mut block, start..end, out);
-                    let d_first = &block.d[..(end - start) * first.units];
+                    let d_first = &block.d[..(end - start) * u];
                     // SAFETY: block `t` is the only one adding to partial buffers `t`.
                     unsafe { sinks.add(t, start, d_first) };
+                    tower.lookups.backward(&mut block, start..end);
                 }
             });
         }
@@ -152,7 +196,43 @@ impl TiledStep {
                 add(g, &block.grads[l]);
             }
         }
+        self.finish_per_example(parts, first_grads, batch);
         first.finish_lookups(parts, first_grads);
+    }
+
+    /// The first layer's gradients of the lookups that went per example: their kernel rows
+    /// (and the bias, when every lookup did) summed over the blocks, their embedding rows'
+    /// summed over each distinct row's examples.
+    fn finish_per_example(
+        &mut self,
+        parts: &mut [LookupProjection],
+        grads: &mut DenseGrads,
+        batch: usize,
+    ) {
+        let units = grads.bias.len();
+        let input = grads.kernel.len() / units;
+        let mut column = 0;
+        for (part, slots) in parts.iter_mut().zip(&self.order.slots) {
+            let dim = part.dim();
+            if part.per_example() {
+                let rows = column * units..(column + dim) * units;
+                let kernel = &mut grads.kernel[rows.clone()];
+                kernel.fill(0.0);
+                for block in &mut self.blocks {
+                    let block = block.get_mut().unwrap_or_else(|e| e.into_inner());
+                    add_assign(kernel, &block.first.kernel[rows.clone()]);
+                }
+                part.set_row_grads(&self.d_rows[..batch * input], input, column, slots);
+            }
+            column += dim;
+        }
+        if parts.iter().all(LookupProjection::per_example) {
+            grads.bias.fill(0.0);
+            for block in &mut self.blocks {
+                let block = block.get_mut().unwrap_or_else(|e| e.into_inner());
+                add_assign(&mut grads.bias, &block.first.bias);
+            }
+        }
     }
 }
 
@@ -206,6 +286,7 @@ impl TileOrder {
 /// What every tile of a step shares.
 struct Tower<'a> {
     first: FirstLayer<'a>,
+    lookups: PerExampleTiles<'a>,
     later: &'a [Dense],
     transposed: &'a [Vec<f32>],
     /// The loss and its weight.
@@ -220,12 +301,15 @@ impl Tower<'_> {
     fn tile(&self, block: &mut Block, rows: std::ops::Range<usize>, out: &mut [f32]) {
         let n = rows.len();
         let batch = self.labels.len();
+        self.lookups
+            .forward(&mut block.rows, rows.clone(), &mut block.acts[0]);
         let Block {
             acts,
             d,
             d_input,
             grads,
             active,
+            ..
         } = block;
         first_layer(&self.first, rows.clone(), &mut acts[0]);
         for (l, layer) in self.later.iter().enumerate() {
@@ -277,6 +361,105 @@ impl Tower<'_> {
         let u = self.first.first.units;
         let activation = self.first.first.activation;
         activation.backward(&acts[0][..n * u], &mut d[..n * u]);
+    }
+}
+
+/// The lookups that went per example ([`LookupProjection::per_example`]): each tile multiplies
+/// its examples' rows by their blocks of the first layer's kernel itself, and carries the
+/// gradient back to those rows and blocks, while the rows are in cache.
+struct PerExampleTiles<'a> {
+    sinks: &'a PartialSinks<'a>,
+    first: &'a Dense,
+    /// Their kernel blocks, transposed ([`TiledStep::first_transposed`]).
+    transposed: &'a [f32],
+    /// d loss / d each example's rows of them, `[examples, input_dim]` in tile order.
+    d_rows: SharedMut<'a>,
+    /// Whether the tiles sum the bias gradient too (no lookup has per-row sums to take it
+    /// from).
+    bias: bool,
+}
+
+impl PerExampleTiles<'_> {
+    /// Zeroes a block's share of the gradients these lookups produce, before its first tile.
+    fn start(&self, block: &mut Block) {
+        let u = self.first.units;
+        for lookup in self.sinks.per_example() {
+            block.first.kernel[lookup.columns * u..(lookup.columns + lookup.dim) * u].fill(0.0);
+        }
+        if self.bias {
+            block.first.bias.fill(0.0);
+        }
+    }
+
+    /// `z = Σ_f rows_f · W_f` over these lookups for the tile's examples `rows` (overwriting
+    /// `z`, `[n, units]`, if there is any), each lookup's rows kept in `tile_rows` for
+    /// [`backward`](Self::backward).
+    fn forward(&self, tile_rows: &mut Vec<Vec<f32>>, rows: Range<usize>, z: &mut [f32]) {
+        let (n, u) = (rows.len(), self.first.units);
+        for (e, lookup) in self.sinks.per_example().enumerate() {
+            let dim = lookup.dim;
+            if tile_rows.len() == e {
+                tile_rows.push(Vec::new());
+            }
+            let x = &mut tile_rows[e];
+            x.resize(x.len().max(TILE * dim), 0.0);
+            let x = &mut x[..n * dim];
+            for (x, i) in x.chunks_exact_mut(dim).zip(rows.clone()) {
+                let slot = lookup.slots[i] as usize;
+                x.copy_from_slice(&lookup.gathered[slot * dim..][..dim]);
+            }
+            let kernel = &self.first.kernel[lookup.columns * u..(lookup.columns + dim) * u];
+            let beta = if e == 0 { 0.0 } else { 1.0 };
+            gemm(n, dim, u, x, Op::N, kernel, Op::N, beta, &mut z[..n * u]);
+        }
+    }
+
+    /// After a tile's backward pass has left d loss / d the first layer's pre-activation in
+    /// `block.d`: adds these lookups' kernel gradients into the block's share, and writes
+    /// d loss / d each example's rows.
+    fn backward(&self, block: &mut Block, rows: Range<usize>) {
+        let (n, u, input) = (rows.len(), self.first.units, self.first.input_dim);
+        let d_z = &block.d[..n * u];
+        for (e, lookup) in self.sinks.per_example().enumerate() {
+            let dim = lookup.dim;
+            let x = &block.rows[e][..n * dim];
+            let kernel = lookup.columns * u..(lookup.columns + dim) * u;
+            // d W_f += rowsᵀ · d_z : [dim, n] · [n, units]
+            gemm(
+                dim,
+                n,
+                u,
+                x,
+                Op::T,
+                d_z,
+                Op::N,
+                1.0,
+                &mut block.first.kernel[kernel.clone()],
+            );
+            // d rows = d_z · W_fᵀ : [n, units] · [units, dim]
+            let d_x = &mut block.d_rows[..n * dim];
+            gemm(
+                n,
+                u,
+                dim,
+                d_z,
+                Op::N,
+                &self.transposed[kernel],
+                Op::N,
+                0.0,
+                d_x,
+            );
+            // SAFETY: blocks of rows are disjoint, and so are their tiles.
+            let dst = unsafe { self.d_rows.range(rows.start * input..rows.end * input) };
+            for (dst, d) in dst.chunks_exact_mut(input).zip(d_x.chunks_exact(dim)) {
+                dst[lookup.columns..][..dim].copy_from_slice(d);
+            }
+        }
+        if self.bias {
+            for row in d_z.chunks_exact(u) {
+                add_assign(&mut block.first.bias, row);
+            }
+        }
     }
 }
 

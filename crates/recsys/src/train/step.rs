@@ -176,7 +176,7 @@ enum Path {
     /// The first layer per distinct id, the tower a tile of rows at a time ([`TiledStep`]).
     Tiled {
         parts: Box<[LookupProjection; 2]>,
-        tiled: TiledStep,
+        tiled: Box<TiledStep>,
         predictions: Vec<f32>,
     },
 }
@@ -236,7 +236,7 @@ impl Step {
                 let tasks = recsys_engine::parallel::tasks();
                 Path::Tiled {
                     parts: Box::new([part(users), part(movies)]),
-                    tiled: TiledStep::new(&model.dense[0], &model.dense[1..], tasks),
+                    tiled: Box::new(TiledStep::new(&model.dense[0], &model.dense[1..], tasks)),
                     predictions: vec![0.0; capacity],
                 }
             }
@@ -289,7 +289,7 @@ impl Step {
             } => {
                 let first = &model.dense[0];
                 let tables = [&model.user_embedding, &model.movie_embedding];
-                first.project_lookups(&mut parts[..], &tables, &[users, titles]);
+                first.gather_or_project_lookups(&mut parts[..], &tables, &[users, titles]);
                 let loss = self.task.loss;
                 let later = &model.dense[1..];
                 tiled.run(
@@ -322,6 +322,15 @@ impl Step {
                 u.add_row_grads(d_users, dim, 0);
                 m.add_row_grads(d_movies, dim, 0);
             }
+        }
+    }
+
+    /// Which of the last batch's lookups (users, titles) the tiled path took per example.
+    #[cfg(test)]
+    pub(crate) fn per_example_lookups(&self) -> [bool; 2] {
+        match &self.path {
+            Path::Tiled { parts, .. } => [parts[0].per_example(), parts[1].per_example()],
+            Path::PerExample(_) => [true, true],
         }
     }
 

@@ -7,6 +7,19 @@ use crate::model::RankingModelConfig;
 pub(crate) fn tiny(seed: u64) -> RankingModel {
     let users = Vocabulary::from_values(["1", "2", "3", "4"]);
     let titles = Vocabulary::from_values(["a", "b", "c", "d", "e"]);
+    tiny_with(users, titles, seed)
+}
+
+/// [`tiny`] with `users` users and `titles` titles.
+fn tiny_of(users: usize, titles: usize, seed: u64) -> RankingModel {
+    let names = |n: usize| {
+        let names: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        Vocabulary::from_values(names.iter().map(String::as_str))
+    };
+    tiny_with(names(users), names(titles), seed)
+}
+
+fn tiny_with(users: Vocabulary, titles: Vocabulary, seed: u64) -> RankingModel {
     let config = RankingModelConfig {
         embedding_dim: 3,
         hidden_layers: vec![6, 4],
@@ -112,7 +125,7 @@ fn whole_model_gradient_matches_finite_differences_on_both_paths() {
 #[test]
 fn tiled_gradients_equal_the_textbook_step_over_many_tiles_and_threads() {
     let m = tiny(7);
-    tiled_equals_textbook(&m);
+    tiled_equals_textbook(&m, &synthetic(301), [false, false]);
     // Half the first layer's units dead (0 in every row, as ReLUs leave many): the tiled step
     // runs the next layer on the live columns only, and must still agree.
     let mut dead = m.clone();
@@ -121,11 +134,24 @@ fn tiled_gradients_equal_the_textbook_step_over_many_tiles_and_threads() {
         .iter_mut()
         .step_by(2)
         .for_each(|b| *b = -1e4);
-    tiled_equals_textbook(&dead);
+    tiled_equals_textbook(&dead, &synthetic(301), [false, false]);
 }
 
-fn tiled_equals_textbook(m: &RankingModel) {
-    let data = synthetic(301);
+/// The same where most of a batch's users (and then titles too) are named once, so the tiles
+/// take their rows per example instead of per distinct row.
+#[test]
+fn tiled_gradients_equal_the_textbook_step_with_lookups_per_example() {
+    let m = tiny_of(300, 300, 5);
+    let mut data = synthetic(301);
+    data.users = (0..301).map(|i| (i * 7 % 290) as u32 + 1).collect();
+    tiled_equals_textbook(&m, &data, [true, false]);
+    data.titles = (0..301).map(|i| (i * 11 % 250) as u32 + 1).collect();
+    tiled_equals_textbook(&m, &data, [true, true]);
+}
+
+/// Checks the tiled step against the textbook one on `data`, where `per_example` says which
+/// lookups (users, titles) the tiled step must take per example.
+fn tiled_equals_textbook(m: &RankingModel, data: &Examples, per_example: [bool; 2]) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
         .build()
@@ -138,6 +164,7 @@ fn tiled_equals_textbook(m: &RankingModel) {
         })
     });
     let [(textbook, loss_a), (tiled, loss_b)] = &steps;
+    assert_eq!(tiled.per_example_lookups(), per_example);
     assert!(
         (loss_a - loss_b).abs() <= 1e-5 * loss_a.abs(),
         "{loss_a} vs {loss_b}"
