@@ -18,7 +18,7 @@
 //! 256-wide rows in memory; it goes per example instead
 //! ([`LookupProjection::gather_or_project`]): each tile multiplies its examples' embedding
 //! rows by that lookup's block of the first kernel, and carries the gradient back to the rows
-//! and the block, while they are in cache ([`PerExampleTiles`]).
+//! and the block, while they are in cache (`PerExampleTiles`).
 
 use std::ops::Range;
 use std::sync::Mutex;
