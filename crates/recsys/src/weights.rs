@@ -169,11 +169,12 @@ pub(crate) fn read_checked(
                 t.shape()
             )));
         }
-        let values: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        // Large tensors (a 10M-user table) go on huge pages, as freshly made tables do: a
+        // served batch's rows are as scattered as a training batch's.
+        let mut values = recsys_engine::pages::filled(t.data().len() / 4, 0.0);
+        for (v, b) in values.iter_mut().zip(t.data().chunks_exact(4)) {
+            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!(
                 "tensor `{name}` holds a non-finite value at flat index {i}"

@@ -24,7 +24,10 @@ pub enum OptimizerKind {
 #[serde(rename_all = "snake_case")]
 pub enum FirstLayer {
     /// `concat(user, movie) · W₁` as `user · W₁ᵤ + movie · W₁ₘ`, each term once per distinct id
-    /// in the batch (about 7× fewer multiply-adds on MovieLens batches).
+    /// in the batch (about 7× fewer multiply-adds on MovieLens batches), the rest of the tower
+    /// a tile of rows at a time. A lookup whose batch names most rows once (users, on a set
+    /// with far more users than a batch has examples) is multiplied per example inside the
+    /// tiles instead, where it costs the same arithmetic and no memory traffic.
     #[default]
     PerDistinctId,
     /// `concat(user, movie) · W₁`, one row per example.
