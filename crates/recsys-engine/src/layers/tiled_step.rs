@@ -46,8 +46,9 @@ pub struct TiledStep {
     /// `[input_dim × units]`: the first layer's kernel block of each lookup that went per
     /// example, transposed (`[units, dim]`), at the block's own place.
     first_transposed: Vec<f32>,
-    /// `[examples, input_dim]`: d loss / d the first layer's input, in the lookups that went
-    /// per example, for each example in tile order.
+    /// d loss / d the rows of each lookup that went per example, for each example in tile
+    /// order: `[examples, dim]` for the lookup whose input columns start at `c`, from
+    /// `c × examples` on.
     d_rows: Vec<f32>,
 }
 
@@ -65,8 +66,6 @@ struct Block {
     active: Vec<ActiveColumns>,
     /// `[TILE, dim]` per lookup that went per example: the tile's embedding rows.
     rows: Vec<Vec<f32>>,
-    /// `[TILE, widest lookup]`: d loss / d one lookup's rows.
-    d_rows: Vec<f32>,
     /// This block's share of the first layer's gradients in the rows of the lookups that went
     /// per example (the kernel), and of its bias when every lookup did.
     first: DenseGrads,
@@ -88,7 +87,6 @@ impl TiledStep {
             grads: later.iter().map(Dense::zero_grads).collect(),
             active: later.iter().map(|l| ActiveColumns::new(l, TILE)).collect(),
             rows: Vec::new(),
-            d_rows: vec![0.0; TILE * first.input_dim],
             first: first.zero_grads(),
         };
         TiledStep {
@@ -160,6 +158,7 @@ impl TiledStep {
                     first,
                     transposed: &self.first_transposed,
                     d_rows: SharedMut::new(&mut self.d_rows[..batch * input]),
+                    examples: batch,
                     bias: sinks.projected().is_empty(),
                 },
                 later,
@@ -210,7 +209,6 @@ impl TiledStep {
         batch: usize,
     ) {
         let units = grads.bias.len();
-        let input = grads.kernel.len() / units;
         let mut column = 0;
         for (part, slots) in parts.iter_mut().zip(&self.order.slots) {
             let dim = part.dim();
@@ -222,7 +220,8 @@ impl TiledStep {
                     let block = block.get_mut().unwrap_or_else(|e| e.into_inner());
                     add_assign(kernel, &block.first.kernel[rows.clone()]);
                 }
-                part.set_row_grads(&self.d_rows[..batch * input], input, column, slots);
+                let d = &self.d_rows[column * batch..(column + dim) * batch];
+                part.set_row_grads(d, dim, 0, slots);
             }
             column += dim;
         }
@@ -372,8 +371,10 @@ struct PerExampleTiles<'a> {
     first: &'a Dense,
     /// Their kernel blocks, transposed ([`TiledStep::first_transposed`]).
     transposed: &'a [f32],
-    /// d loss / d each example's rows of them, `[examples, input_dim]` in tile order.
+    /// d loss / d each example's rows of them ([`TiledStep::d_rows`]), for a batch of
+    /// `examples`.
     d_rows: SharedMut<'a>,
+    examples: usize,
     /// Whether the tiles sum the bias gradient too (no lookup has per-row sums to take it
     /// from).
     bias: bool,
@@ -418,7 +419,7 @@ impl PerExampleTiles<'_> {
     /// `block.d`: adds these lookups' kernel gradients into the block's share, and writes
     /// d loss / d each example's rows.
     fn backward(&self, block: &mut Block, rows: Range<usize>) {
-        let (n, u, input) = (rows.len(), self.first.units, self.first.input_dim);
+        let (n, u) = (rows.len(), self.first.units);
         let d_z = &block.d[..n * u];
         for (e, lookup) in self.sinks.per_example().enumerate() {
             let dim = lookup.dim;
@@ -437,7 +438,12 @@ impl PerExampleTiles<'_> {
                 &mut block.first.kernel[kernel.clone()],
             );
             // d rows = d_z · W_fᵀ : [n, units] · [units, dim]
-            let d_x = &mut block.d_rows[..n * dim];
+            let at = lookup.columns * self.examples;
+            // SAFETY: blocks of rows are disjoint, and so are their tiles.
+            let d_x = unsafe {
+                self.d_rows
+                    .range(at + rows.start * dim..at + rows.end * dim)
+            };
             gemm(
                 n,
                 u,
@@ -449,11 +455,6 @@ impl PerExampleTiles<'_> {
                 0.0,
                 d_x,
             );
-            // SAFETY: blocks of rows are disjoint, and so are their tiles.
-            let dst = unsafe { self.d_rows.range(rows.start * input..rows.end * input) };
-            for (dst, d) in dst.chunks_exact_mut(input).zip(d_x.chunks_exact(dim)) {
-                dst[lookup.columns..][..dim].copy_from_slice(d);
-            }
         }
         if self.bias {
             for row in d_z.chunks_exact(u) {
