@@ -78,6 +78,10 @@ impl LookupProjection {
     /// The last batch's projected distinct rows and which row each example uses, as the tiled
     /// forward pass ([`forward_tiled`](super::forward_tiled)) takes them.
     pub fn projected(&self) -> Projected<'_> {
+        debug_assert!(
+            !self.per_example,
+            "a lookup gathered per example has no projected rows"
+        );
         Projected {
             rows: &self.projected[..self.ids.rows().len() * self.units],
             slots: Which::PerExample(self.ids.slots()),
