@@ -166,23 +166,7 @@ impl TiledStep {
                 loss,
                 labels,
             };
-            for_each_block(batch, self.blocks.len(), &|t, rows| {
-                let mut block = self.blocks[t].lock().unwrap_or_else(|e| e.into_inner());
-                block.grads.iter_mut().for_each(zero);
-                tower.lookups.start(&mut block);
-                // SAFETY: block `t` is the only one using partial buffers `t`.
-                unsafe { sinks.clear(t) };
-                for start in rows.clone().step_by(TILE) {
-                    let end = (start + TILE).min(rows.end);
-                    // SAFETY: blocks of rows are disjoint, and so are their tiles.
-                    let out = unsafe { predictions.range(start..end) };
-                    tower.tile(&mut block, start..end, out);
-                    let d_first = &block.d[..(end - start) * u];
-                    // SAFETY: block `t` is the only one adding to partial buffers `t`.
-                    unsafe { sinks.add(t, start, d_first) };
-                    tower.lookups.backward(&mut block, start..end);
-                }
-            });
+            tower.run_blocks(&self.blocks, &sinks, &predictions);
         }
         for (&i, &p) in order.order.iter().zip(&order.predictions[..batch]) {
             predictions[i as usize] = p;
@@ -294,6 +278,35 @@ struct Tower<'a> {
 }
 
 impl Tower<'_> {
+    /// The batch split into one block of examples per thread, each block's tiles forward and
+    /// backward in turn: the block's gradients go into its own shares (`blocks[t]`, partial
+    /// buffers `t` of `sinks`), the predictions into `predictions`.
+    fn run_blocks(
+        &self,
+        blocks: &[Mutex<Block>],
+        sinks: &PartialSinks<'_>,
+        predictions: &SharedMut<'_>,
+    ) {
+        let u = self.first.first.units;
+        for_each_block(self.labels.len(), blocks.len(), &|t, rows| {
+            let mut block = blocks[t].lock().unwrap_or_else(|e| e.into_inner());
+            block.grads.iter_mut().for_each(zero);
+            self.lookups.start(&mut block);
+            // SAFETY: block `t` is the only one using partial buffers `t`.
+            unsafe { sinks.clear(t) };
+            for start in rows.clone().step_by(TILE) {
+                let end = (start + TILE).min(rows.end);
+                // SAFETY: blocks of rows are disjoint, and so are their tiles.
+                let out = unsafe { predictions.range(start..end) };
+                self.tile(&mut block, start..end, out);
+                let d_first = &block.d[..(end - start) * u];
+                // SAFETY: block `t` is the only one adding to partial buffers `t`.
+                unsafe { sinks.add(t, start, d_first) };
+                self.lookups.backward(&mut block, start..end);
+            }
+        });
+    }
+
     /// Rows `rows` forward through every layer (predictions into `out`), then backward: the
     /// later layers' gradients are added into `block.grads`, and `block.d` is left holding
     /// d loss / d the first layer's pre-activation.
