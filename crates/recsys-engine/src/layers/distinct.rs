@@ -147,11 +147,25 @@ impl DistinctIds {
         dim: usize,
         sums: &mut [f32],
     ) {
-        for (i, &slot) in self.slots.iter().enumerate() {
-            let src = &d[i * stride + offset..][..dim];
-            for (g, &v) in sums[slot as usize * dim..][..dim].iter_mut().zip(src) {
-                *g += v;
-            }
+        scatter_rows(d, stride, offset, dim, &self.slots, sums);
+    }
+}
+
+/// Adds example `i`'s gradient, `d[i * stride + offset ..][..dim]`, to row `slots[i]` of `sums`
+/// (`[rows, dim]`), in example order: [`DistinctIds::scatter_add`] for examples in another
+/// order than the batch's (the tiled step's).
+pub(crate) fn scatter_rows(
+    d: &[f32],
+    stride: usize,
+    offset: usize,
+    dim: usize,
+    slots: &[u32],
+    sums: &mut [f32],
+) {
+    for (i, &slot) in slots.iter().enumerate() {
+        let src = &d[i * stride + offset..][..dim];
+        for (g, &v) in sums[slot as usize * dim..][..dim].iter_mut().zip(src) {
+            *g += v;
         }
     }
 }

@@ -130,15 +130,9 @@ impl LookupProjection {
     /// gradients: example `j`'s is `d[j * stride + offset ..][..dim]`, and it names row
     /// `slots[j]`.
     pub fn set_row_grads(&mut self, d: &[f32], stride: usize, offset: usize, slots: &[u32]) {
-        let dim = self.dim;
-        let grads = &mut self.d_gathered[..self.ids.rows().len() * dim];
+        let grads = &mut self.d_gathered[..self.ids.rows().len() * self.dim];
         grads.fill(0.0);
-        for (d, &slot) in d.chunks_exact(stride).zip(slots) {
-            let row = &mut grads[slot as usize * dim..][..dim];
-            row.iter_mut()
-                .zip(&d[offset..offset + dim])
-                .for_each(|(g, &v)| *g += v);
-        }
+        super::distinct::scatter_rows(d, stride, offset, self.dim, slots, grads);
     }
 
     /// Gathers the indexed rows of `table` and projects them through `kernel_block`.
