@@ -69,6 +69,8 @@ impl Forward {
 #[derive(Debug)]
 pub(crate) struct Predictor {
     halves: Halves,
+    /// The batch's examples grouped by user, and their scores.
+    by_user: ByUser,
     out: Vec<f32>,
 }
 
@@ -125,6 +127,7 @@ impl Predictor {
         };
         Predictor {
             halves,
+            by_user: ByUser::default(),
             out: vec![0.0; capacity * model.dense[model.dense.len() - 1].units],
         }
     }
@@ -140,31 +143,87 @@ impl Predictor {
         let batch = users.len();
         let first = &model.dense[0];
         let later = &model.dense[1..];
-        match &mut self.halves {
+        let (rows, slots): ([&[f32]; 2], [&[u32]; 2]) = match &mut self.halves {
             Halves::Tables {
                 users: user_rows,
                 titles: title_rows,
-            } => {
-                let parts = [
-                    Projected {
-                        rows: user_rows,
-                        slots: Which::PerExample(users),
-                    },
-                    Projected {
-                        rows: title_rows,
-                        slots: Which::PerExample(titles),
-                    },
-                ];
-                forward_tiled(first, &parts, later, batch, &mut self.out);
-            }
+            } => ([user_rows, title_rows], [users, titles]),
             Halves::PerBatch(parts) => {
                 let tables = [&model.user_embedding, &model.movie_embedding];
                 first.project_lookups(&mut parts[..], &tables, &[users, titles]);
-                let parts = [parts[0].projected(), parts[1].projected()];
-                forward_tiled(first, &parts, later, batch, &mut self.out);
+                let [u, t] = &**parts;
+                (
+                    [u.projected().rows, t.projected().rows],
+                    [u.slots(), t.slots()],
+                )
             }
-        }
+        };
+        let (slots, scores) = self.by_user.sort(slots, rows[0].len() / first.units);
+        let parts = [0, 1].map(|f| Projected {
+            rows: rows[f],
+            slots: Which::PerExample(slots[f]),
+        });
+        forward_tiled(first, &parts, later, batch, scores);
+        self.by_user.unsort(&mut self.out[..batch]);
         &self.out[..batch]
+    }
+}
+
+/// A batch's examples grouped by user on their way through [`forward_tiled`], and their
+/// scores put back in the batch's order.
+///
+/// Each example adds a projected user row and a projected title row (1 KiB each for the
+/// tutorial's 256 units), from tables larger than L2 (2.6 MB for MovieLens 100k's). Taking a
+/// user's examples one after another reads the user's row from memory once instead of once per
+/// example: evaluating the tutorial's 20,000 test ratings took 4–6% less time on one core. No
+/// score changes by a bit: each example's score depends on its own rows only, whatever the
+/// other examples of its tile (`recsys_engine::forward_tiled`).
+#[derive(Debug, Default)]
+struct ByUser {
+    /// Example `order[j]` goes `j`-th.
+    order: Vec<u32>,
+    /// Each example's user and title slot, in that order.
+    users: Vec<u32>,
+    titles: Vec<u32>,
+    /// The scores, in that order.
+    scores: Vec<f32>,
+    /// Where each user's examples start in `order` (a counting sort's buckets).
+    starts: Vec<u32>,
+}
+
+impl ByUser {
+    /// Orders a batch's examples, given by their `[user, title]` slots, by user slot (each
+    /// user's examples in batch order), for users of `distinct_users` slots; the slots in that
+    /// order, and room for the scores. Buffers grow to the largest batch once.
+    fn sort(&mut self, slots: [&[u32]; 2], distinct_users: usize) -> ([&[u32]; 2], &mut [f32]) {
+        let [users, titles] = slots;
+        let n = users.len();
+        for buffer in [&mut self.order, &mut self.users, &mut self.titles] {
+            buffer.resize(buffer.len().max(n), 0);
+        }
+        self.scores.resize(self.scores.len().max(n), 0.0);
+        let starts = &mut self.starts;
+        starts.clear();
+        starts.resize(distinct_users + 1, 0);
+        for &u in users {
+            starts[u as usize + 1] += 1;
+        }
+        for u in 1..starts.len() {
+            starts[u] += starts[u - 1];
+        }
+        for (i, (&u, &t)) in users.iter().zip(titles).enumerate() {
+            let j = starts[u as usize] as usize;
+            starts[u as usize] += 1;
+            (self.order[j], self.users[j], self.titles[j]) = (i as u32, u, t);
+        }
+        ([&self.users[..n], &self.titles[..n]], &mut self.scores[..n])
+    }
+
+    /// Puts the scores of the last [`sort`](Self::sort) back in the batch's order.
+    fn unsort(&self, out: &mut [f32]) {
+        for (&i, &score) in self.order.iter().zip(&self.scores[..out.len()]) {
+            out[i as usize] = score;
+        }
     }
 }
 

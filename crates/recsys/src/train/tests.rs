@@ -288,6 +288,25 @@ fn both_ways_of_projecting_predict_like_the_textbook() {
     }
 }
 
+/// A batch's scores do not depend on its order (the predictor groups it by user): a batch and
+/// the same batch reversed give the same bits for every example, and a wrong example's score
+/// would not.
+#[test]
+fn the_order_of_a_batch_changes_no_score() {
+    let m = tiny(4);
+    let data = synthetic(90);
+    let rev = |v: &[u32]| v.iter().rev().copied().collect::<Vec<_>>();
+    let (users, titles) = (rev(&data.users), rev(&data.titles));
+    for examples in [0, data.len()] {
+        let mut p = step::Predictor::new(&m, data.len(), examples);
+        let forward = p.run(&m, &data.users, &data.titles).to_vec();
+        let mut backward = p.run(&m, &users, &titles).to_vec();
+        backward.reverse();
+        assert_eq!(forward, backward, "{examples}");
+        assert!(forward.windows(2).any(|w| w[0] != w[1]), "distinct scores");
+    }
+}
+
 #[test]
 fn ragged_last_batch_and_batch_size_do_not_change_evaluation() {
     let m = tiny(2);
