@@ -286,15 +286,15 @@ impl Dense {
         ids: &[&[u32]],
         f: impl Fn(&mut LookupProjection, &Embedding, &[f32], &[u32]),
     ) {
-        let mut offset = 0;
-        for ((part, table), ids) in parts.iter_mut().zip(tables).zip(ids) {
-            f(part, table, self.kernel_block(offset, part.dim), ids);
-            offset += part.dim;
-        }
         assert_eq!(
-            offset, self.input_dim,
+            parts.iter().map(|p| p.dim).sum::<usize>(),
+            self.input_dim,
             "lookup widths must add up to the layer's input"
         );
+        let lookups = parts.iter_mut().zip(tables).zip(ids);
+        for (columns, ((part, table), ids)) in with_columns(lookups, |((p, _), _)| p.dim) {
+            f(part, table, self.kernel_block(columns, part.dim), ids);
+        }
     }
 
     /// Forward pass of a layer whose input is `concat(tables[0][ids[0][i]], tables[1][ids[1][i]], …)`,
@@ -367,13 +367,11 @@ impl Dense {
     /// bias gradient is written only if some lookup did not (else the tiled step writes it).
     pub(super) fn finish_lookups(&self, parts: &mut [LookupProjection], grads: &mut DenseGrads) {
         let u = self.units;
-        let mut offset = 0;
-        for part in parts.iter_mut() {
-            let block = offset * u..(offset + part.dim) * u;
+        for (columns, part) in with_columns(parts.iter_mut(), |p| p.dim) {
+            let block = columns * u..(columns + part.dim) * u;
             if !part.per_example {
                 part.finish_backward(&self.kernel[block.clone()], &mut grads.kernel[block]);
             }
-            offset += part.dim;
         }
         // Every example maps to exactly one distinct row of each lookup, so the bias gradient
         // (Σ over examples) is the sum of one lookup's per-row sums.
@@ -399,6 +397,20 @@ pub(super) struct PartialSinks<'a> {
     per_example_lookups: usize,
     units: usize,
     tasks: usize,
+}
+
+/// Pairs each lookup (`dim` gives its width) with the first of the layer's input columns it
+/// fills: lookups fill the input side by side, in order, each starting where the one before
+/// it ends.
+pub(super) fn with_columns<T>(
+    lookups: impl IntoIterator<Item = T>,
+    dim: impl Fn(&T) -> usize,
+) -> impl Iterator<Item = (usize, T)> {
+    lookups.into_iter().scan(0, move |next, lookup| {
+        let columns = *next;
+        *next += dim(&lookup);
+        Some((columns, lookup))
+    })
 }
 
 /// A lookup whose rows the tiled step multiplies by the first layer's kernel per example.
@@ -455,15 +467,12 @@ impl<'a> PartialSinks<'a> {
             units,
             tasks,
         };
-        let mut offset = 0;
-        for (f, part) in parts.iter_mut().enumerate() {
+        for (f, (columns, part)) in with_columns(parts.iter_mut(), |p| p.dim).enumerate() {
             let n = part.ids.rows().len();
             let slots = match slots {
                 Some(slots) => &slots[f][..],
                 None => part.ids.slots(),
             };
-            let columns = offset;
-            offset += part.dim;
             if part.per_example {
                 let part: &'a LookupProjection = part;
                 sinks.per_example[sinks.per_example_lookups] = Some(PerExampleLookup {

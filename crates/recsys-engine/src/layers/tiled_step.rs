@@ -25,7 +25,7 @@ use std::sync::Mutex;
 
 use super::active_columns::ActiveColumns;
 use super::distinct::group_by_key;
-use super::lookup_dense::PartialSinks;
+use super::lookup_dense::{PartialSinks, with_columns};
 use super::tiled::{FirstLayer, TILE, first_layer};
 use super::{Dense, DenseGrads, LookupProjection};
 use crate::losses::MeanSquaredError;
@@ -193,8 +193,8 @@ impl TiledStep {
         batch: usize,
     ) {
         let units = grads.bias.len();
-        let mut column = 0;
-        for (part, slots) in parts.iter_mut().zip(&self.order.slots) {
+        let lookups = parts.iter_mut().zip(&self.order.slots);
+        for (column, (part, slots)) in with_columns(lookups, |(p, _)| p.dim()) {
             let dim = part.dim();
             if part.per_example() {
                 let rows = column * units..(column + dim) * units;
@@ -207,7 +207,6 @@ impl TiledStep {
                 let d = &self.d_rows[column * batch..(column + dim) * batch];
                 part.set_row_grads(d, dim, 0, slots);
             }
-            column += dim;
         }
         if parts.iter().all(LookupProjection::per_example) {
             grads.bias.fill(0.0);
