@@ -211,7 +211,7 @@ fn main() -> Result<(), recsys::Error> {
     );
     match round_trip {
         Some(ns) => println!("  core-to-core round trip, after: {ns:.0} ns"),
-        None => println!("  core-to-core round trip: - (one core)"),
+        None => println!("  core-to-core round trip: - (one core, or too slow to measure)"),
     }
     let json = round_trip.map_or("null".into(), |ns| format!("{ns:.1}"));
     println!(
