@@ -209,6 +209,11 @@ struct ShuffleBuffer {
     capacity: usize,
     /// `None`: no shuffling, rows pass straight through.
     rng: Option<(ChaCha8Rng, u64)>,
+    /// The slot the next row will take once the buffer is full, drawn one row ahead so that
+    /// its cache line is on its way while the next line of text is parsed: the slots are
+    /// random over the whole buffer (12 MB for a million rows). Waiting for each one made
+    /// spooling a 25M-row file take 9.6–12.9 s instead of 6.6–7.4 s.
+    next: usize,
 }
 
 impl ShuffleBuffer {
@@ -218,14 +223,21 @@ impl ShuffleBuffer {
                 rows: Vec::new(),
                 capacity: 0,
                 rng: None,
+                next: 0,
             },
-            Some(s) => ShuffleBuffer {
-                rows: Vec::new(),
-                capacity: s.buffer.max(1),
+            Some(s) => {
                 // The eviction draws use a stream of their own, so that the final shuffle is
                 // exactly `shuffle_with(len, seed)`.
-                rng: Some((ChaCha8Rng::seed_from_u64(!s.seed), s.seed)),
-            },
+                let mut rng = ChaCha8Rng::seed_from_u64(!s.seed);
+                let capacity = s.buffer.max(1);
+                let next = draw(&mut rng, capacity);
+                ShuffleBuffer {
+                    rows: Vec::new(),
+                    capacity,
+                    rng: Some((rng, s.seed)),
+                    next,
+                }
+            }
         }
     }
 
@@ -238,7 +250,8 @@ impl ShuffleBuffer {
             self.rows.push(row);
             return None;
         }
-        let j = ((u128::from(rng.next_u64()) * self.capacity as u128) >> 64) as usize;
+        let j = std::mem::replace(&mut self.next, draw(rng, self.capacity));
+        prefetch(&self.rows[self.next]);
         Some(std::mem::replace(&mut self.rows[j], row))
     }
 
@@ -250,6 +263,25 @@ impl ShuffleBuffer {
         }
         self.rows.into_iter()
     }
+}
+
+/// Asks the CPU to start loading `row`'s cache line (a hint: it reads nothing).
+#[inline(always)]
+fn prefetch(row: &[u8; ROW_BYTES]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults or changes memory.
+    #[allow(unused_unsafe)]
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// A slot of a buffer of `capacity` rows, uniformly (the high half of a 64×64-bit product).
+fn draw(rng: &mut ChaCha8Rng, capacity: usize) -> usize {
+    ((u128::from(rng.next_u64()) * capacity as u128) >> 64) as usize
 }
 
 /// One row's bytes as [`Spool`] stores them.

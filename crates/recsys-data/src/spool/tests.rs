@@ -161,3 +161,31 @@ fn an_empty_spool_has_no_batches() {
     let (rows, lens) = read_all(&mut spool, &RowMap::default(), 4);
     assert!(rows.is_empty() && lens.is_empty());
 }
+
+/// The buffer's order is `tf.data`'s algorithm written out plainly: the first `buffer` rows
+/// fill it; each later row takes a uniformly drawn slot (draws from the seed's own stream) and
+/// sends out the row it held; what is left goes out in `shuffle_with`'s order. Drawing each
+/// slot a row ahead (to prefetch it) must not change which slots are drawn.
+#[test]
+fn a_small_buffer_draws_the_slots_of_the_plain_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, 120);
+    let (buffer, seed) = (16, 5);
+    let (mut spool, map) = spooled(&path, Some(SpoolShuffle { buffer, seed }));
+    let (got, _) = read_all(&mut spool, &map, 32);
+
+    let rows = in_memory(&path, None);
+    let mut rng = ChaCha8Rng::seed_from_u64(!seed);
+    let (mut held, mut want) = (Vec::new(), Vec::new());
+    for row in rows {
+        if held.len() < buffer {
+            held.push(row);
+            continue;
+        }
+        let j = ((u128::from(rng.next_u64()) * buffer as u128) >> 64) as usize;
+        want.push(std::mem::replace(&mut held[j], row));
+    }
+    shuffle_with(held.len(), seed, |i, j| held.swap(i, j));
+    want.extend(held);
+    assert_eq!(got, want);
+}
