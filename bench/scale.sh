@@ -29,8 +29,8 @@ echo "== load: $(uptime)"
 (cd "$ROOT" && nice -n 10 cargo build --release --locked -p recsys-cli 2>&1 | tail -1)
 BIN=$ROOT/target/release/recsys
 
-echo "== MovieLens 100k steady epoch: cargo bench -p recsys --bench tutorial -- --runs 1 --epochs 4"
-BENCH=$(cd "$ROOT" && nice -n 10 cargo bench -q -p recsys --bench tutorial -- --runs 1 --epochs 4 2>/dev/null)
+echo "== MovieLens 100k steady epoch: cargo bench -p recsys --bench tutorial -- --runs 3 --epochs 6"
+BENCH=$(cd "$ROOT" && nice -n 10 cargo bench -q -p recsys --bench tutorial -- --runs 3 --epochs 6 2>/dev/null)
 echo "$BENCH" | grep -v '^{'
 STEADY=$(echo "$BENCH" | grep '^{' | jq .steady_epoch_s)
 
