@@ -59,7 +59,7 @@ pub use init::InitRng;
 pub use layers::{
     Activation, BiasedDot, BiasedDotGrads, Cross, CrossBuffers, CrossGrads, Dense, DenseGrads,
     DistinctIds, DotInteraction, Dropout, Embedding, L2, LookupProjection, Projected, Ragged,
-    SparseGrad, TiledStep, Which, forward_tiled,
+    SparseGrad, TiledStep, Which, forward_tiled, group_by_key,
 };
 pub use losses::{InBatchSoftmax, MeanSquaredError, Towers};
 pub use metrics::{FactorizedTopK, RootMeanSquaredError};

@@ -174,12 +174,7 @@ pub(crate) fn scatter_rows(
 /// increasing order and each key's indices in increasing order: a counting sort, O(keys +
 /// key_count), with `starts` as its buckets. Grouping a batch's examples by user this way lets
 /// the examples a tile of rows takes share their first-layer input.
-pub(super) fn group_by_key(
-    keys: &[u32],
-    key_count: usize,
-    starts: &mut Vec<u32>,
-    order: &mut Vec<u32>,
-) {
+pub fn group_by_key(keys: &[u32], key_count: usize, starts: &mut Vec<u32>, order: &mut Vec<u32>) {
     starts.clear();
     starts.resize(key_count + 1, 0);
     for &k in keys {

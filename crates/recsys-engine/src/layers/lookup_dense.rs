@@ -127,12 +127,11 @@ impl LookupProjection {
     }
 
     /// Sets [`row_grads`](Self::row_grads) to the sum, per distinct row, of per-example
-    /// gradients: example `j`'s is `d[j * stride + offset ..][..dim]`, and it names row
-    /// `slots[j]`.
-    pub fn set_row_grads(&mut self, d: &[f32], stride: usize, offset: usize, slots: &[u32]) {
+    /// gradients `d` (`[examples, dim]`): example `j` names row `slots[j]`.
+    pub fn set_row_grads(&mut self, d: &[f32], slots: &[u32]) {
         let grads = &mut self.d_gathered[..self.ids.rows().len() * self.dim];
         grads.fill(0.0);
-        super::distinct::scatter_rows(d, stride, offset, self.dim, slots, grads);
+        super::distinct::scatter_rows(d, self.dim, 0, self.dim, slots, grads);
     }
 
     /// Gathers the indexed rows of `table` and projects them through `kernel_block`.

@@ -22,7 +22,7 @@ pub use activation::Activation;
 pub use biased_dot::{BiasedDot, BiasedDotGrads};
 pub use cross::{Cross, CrossBuffers, CrossGrads};
 pub use dense::{Dense, DenseGrads};
-pub use distinct::DistinctIds;
+pub use distinct::{DistinctIds, group_by_key};
 pub use dropout::Dropout;
 pub use embedding::{Embedding, SparseGrad};
 pub use interaction::DotInteraction;

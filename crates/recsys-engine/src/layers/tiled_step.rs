@@ -205,7 +205,7 @@ impl TiledStep {
                     add_assign(kernel, &block.first.kernel[rows.clone()]);
                 }
                 let d = &self.d_rows[column * batch..(column + dim) * batch];
-                part.set_row_grads(d, dim, 0, slots);
+                part.set_row_grads(d, slots);
             }
         }
         if parts.iter().all(LookupProjection::per_example) {

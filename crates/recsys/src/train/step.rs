@@ -13,7 +13,7 @@ use std::cell::Cell;
 
 use recsys_engine::{
     DenseGrads, LookupProjection, Optimizer, Projected, RankingTask, Slots, SparseGrad,
-    TableUpdate, TiledStep, Which, forward_tiled,
+    TableUpdate, TiledStep, Which, forward_tiled, group_by_key,
 };
 
 use super::FirstLayer;
@@ -187,7 +187,7 @@ struct ByUser {
     titles: Vec<u32>,
     /// The scores, in that order.
     scores: Vec<f32>,
-    /// Where each user's examples start in `order` (a counting sort's buckets).
+    /// The counting sort's buckets ([`group_by_key`]).
     starts: Vec<u32>,
 }
 
@@ -198,24 +198,12 @@ impl ByUser {
     fn sort(&mut self, slots: [&[u32]; 2], distinct_users: usize) -> ([&[u32]; 2], &mut [f32]) {
         let [users, titles] = slots;
         let n = users.len();
-        for buffer in [&mut self.order, &mut self.users, &mut self.titles] {
-            buffer.resize(buffer.len().max(n), 0);
+        group_by_key(users, distinct_users, &mut self.starts, &mut self.order);
+        for (sorted, slots) in [(&mut self.users, users), (&mut self.titles, titles)] {
+            sorted.clear();
+            sorted.extend(self.order.iter().map(|&i| slots[i as usize]));
         }
         self.scores.resize(self.scores.len().max(n), 0.0);
-        let starts = &mut self.starts;
-        starts.clear();
-        starts.resize(distinct_users + 1, 0);
-        for &u in users {
-            starts[u as usize + 1] += 1;
-        }
-        for u in 1..starts.len() {
-            starts[u] += starts[u - 1];
-        }
-        for (i, (&u, &t)) in users.iter().zip(titles).enumerate() {
-            let j = starts[u as usize] as usize;
-            starts[u as usize] += 1;
-            (self.order[j], self.users[j], self.titles[j]) = (i as u32, u, t);
-        }
         ([&self.users[..n], &self.titles[..n]], &mut self.scores[..n])
     }
 
