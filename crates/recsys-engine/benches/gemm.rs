@@ -4,8 +4,9 @@
 //! kernel (where the CPU has it) and through `matrixmultiply`, interleaved, inside a rayon pool
 //! of all cores as training does; medians of repeated calls. The shapes are one training step
 //! of the tutorial (batch 8,192; layers 64 → 256 → 64 → 1) and the serving path's small
-//! products (1, 100 and 1,664 candidates through the 256 → 64 layer), and the three products
-//! of one 48-row tile of the tiled training step (one thread each). Last, the serving path's
+//! products (1, 100 and 1,664 candidates through the 256 → 64 layer), the three products
+//! of one 48-row tile of the tiled training step (one thread each), and the three a tile runs
+//! on a 32-wide lookup it takes per example (a large data set's users). Last, the serving path's
 //! fused last two layers (`dense_dot`: 256 → 64 → 1 for one tile of rows, on one thread),
 //! against the same two layers as a product plus passes for bias, ReLU and the output dot.
 //! Last, a probe of the machine: one tile product, and a loop of register-only multiply-adds,
@@ -80,6 +81,30 @@ fn main() {
             48,
             64,
             256,
+            Op::N,
+            Op::N,
+        ),
+        (
+            "user tile fwd     48x32 · 32x256",
+            48,
+            32,
+            256,
+            Op::N,
+            Op::N,
+        ),
+        (
+            "user tile d kernel 32x48 · 48x256",
+            32,
+            48,
+            256,
+            Op::T,
+            Op::N,
+        ),
+        (
+            "user tile d rows  48x256 · 256x32",
+            48,
+            256,
+            32,
             Op::N,
             Op::N,
         ),

@@ -3,7 +3,7 @@
 //! The crate is built for baseline x86-64 (SSE2) so its binaries run anywhere; the compiler
 //! then vectorises an elementwise loop 4 floats at a time. The loops between the products of a
 //! training step (bias, activation, the per-distinct-id sums) run over rows that sit in L1, so
-//! their speed is the vector width: [`elementwise!`] compiles a function twice, once as is and
+//! their speed is the vector width: `elementwise!` compiles a function twice, once as is and
 //! once with AVX-512 enabled (16 floats at a time), and picks one per call from the CPU's
 //! features (which the standard library detects once and caches). Both copies are the same
 //! source, so they compute the same results.

@@ -33,9 +33,21 @@ pub struct LookupProjection {
     capacity: usize,
     /// `[distinct, dim]`: d loss / d embedding row — the table's sparse gradient.
     d_gathered: Vec<f32>,
-    /// Whether the last batch's rows enter the first layer per example, inside the training
-    /// step's tiles, instead of projected per distinct row ([`gather_or_project`](Self::gather_or_project)).
-    per_example: bool,
+    /// How the last batch's rows enter the first layer.
+    mode: Mode,
+}
+
+/// How a lookup's rows enter the first layer ([`Dense::gather_or_project_lookups`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Projected per distinct row before the tower runs; the tiles add each example's
+    /// gradient into per-core partial sums per distinct row.
+    Projected,
+    /// Multiplied by the kernel per example, inside the training step's tiles.
+    PerExample,
+    /// The lookup the tiles group examples by ([`key_lookup`]): each tile projects the few
+    /// distinct rows its examples name and carries the gradient back to them itself.
+    PerRun,
 }
 
 impl LookupProjection {
@@ -53,7 +65,7 @@ impl LookupProjection {
             gathered: vec![0.0; distinct * dim],
             projected: vec![0.0; distinct * units],
             d_gathered: vec![0.0; distinct * dim],
-            per_example: false,
+            mode: Mode::Projected,
         }
     }
 
@@ -71,16 +83,17 @@ impl LookupProjection {
             gathered: vec![0.0; distinct * dim],
             projected: vec![0.0; distinct * units],
             d_gathered: Vec::new(),
-            per_example: false,
+            mode: Mode::Projected,
         }
     }
 
     /// The last batch's projected distinct rows and which row each example uses, as the tiled
     /// forward pass ([`forward_tiled`](super::forward_tiled)) takes them.
     pub fn projected(&self) -> Projected<'_> {
-        debug_assert!(
-            !self.per_example,
-            "a lookup gathered per example has no projected rows"
+        debug_assert_eq!(
+            self.mode,
+            Mode::Projected,
+            "only a lookup projected per distinct row has projected rows"
         );
         Projected {
             rows: &self.projected[..self.ids.rows().len() * self.units],
@@ -92,33 +105,60 @@ impl LookupProjection {
     /// `kernel_block` (`[dim, units]`, row-major).
     pub fn project(&mut self, table: &Embedding, kernel_block: &[f32], ids: &[u32]) {
         self.ids.index(ids);
-        self.per_example = false;
+        self.mode = Mode::Projected;
         self.gather_and_project(table, kernel_block);
     }
 
-    /// [`project`](Self::project) for the tiled training step ([`TiledStep`](super::TiledStep)),
-    /// where a lookup may also enter the first layer per example: when most of the batch's
-    /// rows are named once (a batch of 8,192 examples names ~7,900 of 162,000 users), the
-    /// per-distinct-row sums save no arithmetic, and their buffers (a 256-wide projected row
-    /// and a gradient row per distinct id: 16 MiB a step, written and read back from memory)
-    /// cost more than the tiles' own products on the rows, which stay in cache. Then the rows
-    /// are only gathered; [`per_example`](Self::per_example) says which way it went.
-    pub fn gather_or_project(&mut self, table: &Embedding, kernel_block: &[f32], ids: &[u32]) {
+    /// Indexes the batch's `ids` for the tiled training step and picks the lookup's mode: per
+    /// example when most of the batch's rows are named once (a batch of 8,192 examples names
+    /// ~7,900 of 162,000 users): the per-distinct-row sums then save no arithmetic, and their
+    /// buffers (a 256-wide projected row and a gradient row per distinct id: 16 MiB a step,
+    /// written and read back from memory) cost more than the tiles' own products on the rows,
+    /// which stay in cache.
+    fn index_for_tiles(&mut self, ids: &[u32]) {
         self.ids.index(ids);
         let distinct = self.ids.rows().len();
-        self.per_example = distinct as f64 > PER_EXAMPLE_ABOVE * ids.len() as f64;
-        if self.per_example {
-            table.gather(self.ids.rows(), &mut self.gathered, self.dim, 0);
+        self.mode = if distinct as f64 > PER_EXAMPLE_ABOVE * ids.len() as f64 {
+            Mode::PerExample
         } else {
-            self.gather_and_project(table, kernel_block);
+            Mode::Projected
+        };
+    }
+
+    /// Gathers the indexed rows, and projects them too when the mode says so.
+    fn gather_or_project(&mut self, table: &Embedding, kernel_block: &[f32]) {
+        match self.mode {
+            Mode::Projected => self.gather_and_project(table, kernel_block),
+            Mode::PerExample | Mode::PerRun => {
+                table.gather(self.ids.rows(), &mut self.gathered, self.dim, 0)
+            }
         }
     }
 
     /// Whether the last batch's rows go into the first layer per example (see
-    /// [`gather_or_project`](Self::gather_or_project)); its gradients are then the tiled step's
-    /// to write ([`set_row_grads`](Self::set_row_grads)).
+    /// [`Dense::gather_or_project_lookups`]); its gradients are then the tiled step's to write
+    /// ([`set_row_grads`](Self::set_row_grads)).
     pub fn per_example(&self) -> bool {
-        self.per_example
+        self.mode == Mode::PerExample
+    }
+
+    /// Whether the last batch's rows go into the first layer per run of examples that share
+    /// a row (see [`Dense::gather_or_project_lookups`]); the tiled step then projects them
+    /// and writes their gradients.
+    pub fn per_run(&self) -> bool {
+        self.mode == Mode::PerRun
+    }
+
+    /// Whether the last batch's rows were projected per distinct row before the tower ran,
+    /// with partial sums per distinct row for the backward pass.
+    fn projected_ahead(&self) -> bool {
+        self.mode == Mode::Projected
+    }
+
+    /// Zeroes [`row_grads`](Self::row_grads), for a step that adds into them.
+    pub(super) fn clear_row_grads(&mut self) {
+        let n = self.ids.rows().len() * self.dim;
+        self.d_gathered[..n].fill(0.0);
     }
 
     /// The embedding of each of [`rows`](Self::rows), `[rows, dim]`.
@@ -265,15 +305,34 @@ impl Dense {
     }
 
     /// [`project_lookups`](Self::project_lookups) for the tiled training step
-    /// ([`TiledStep`](super::TiledStep)): lookups whose batch names most rows once are only
-    /// gathered ([`LookupProjection::gather_or_project`]).
+    /// ([`TiledStep`](super::TiledStep)), which takes each lookup one of three ways:
+    /// - lookups whose batch names most rows once go per example (see
+    ///   `LookupProjection::index_for_tiles`): only gathered here;
+    /// - the lookup whose batch names the fewest rows (`key_lookup`), which the tiles group
+    ///   the examples by, goes per run when its rows are named only a few times each
+    ///   (`PER_RUN_ABOVE`): only gathered here, as each tile projects the rows its examples
+    ///   name and carries the gradient back to them itself, in cache, instead of writing a
+    ///   projected row and a partial gradient row per distinct id to memory (3.4 MB each for
+    ///   the 3,400 titles a batch of a 25M-rating set names);
+    /// - any other is projected per distinct row here, as [`project_lookups`](Self::project_lookups)
+    ///   does.
     pub fn gather_or_project_lookups(
         &self,
         parts: &mut [LookupProjection],
         tables: &[&Embedding],
         ids: &[&[u32]],
     ) {
-        self.each_lookup(parts, tables, ids, LookupProjection::gather_or_project);
+        self.each_lookup(parts, tables, ids, |part, _, _, ids| {
+            part.index_for_tiles(ids)
+        });
+        let key = &mut parts[key_lookup(parts)];
+        let examples = key.ids.slots().len() as f64;
+        if key.mode == Mode::Projected && key.ids.rows().len() as f64 > PER_RUN_ABOVE * examples {
+            key.mode = Mode::PerRun;
+        }
+        self.each_lookup(parts, tables, ids, |part, table, block, _| {
+            part.gather_or_project(table, block)
+        });
     }
 
     /// Calls `f(part, table, kernel block, ids)` for each lookup, checking that their widths
@@ -362,19 +421,20 @@ impl Dense {
     /// pre-activation into [`PartialSinks`]: the partials are summed per distinct row, then
     /// the kernel blocks' and the rows' gradients are products of those sums.
     ///
-    /// Lookups that went [`per_example`](LookupProjection::per_example) are skipped, and the
-    /// bias gradient is written only if some lookup did not (else the tiled step writes it).
+    /// Only lookups projected ahead take part: those that went
+    /// [`per_example`](LookupProjection::per_example) or [`per_run`](LookupProjection::per_run)
+    /// are the tiled step's, and so is the bias gradient when no lookup was projected ahead.
     pub(super) fn finish_lookups(&self, parts: &mut [LookupProjection], grads: &mut DenseGrads) {
         let u = self.units;
         for (columns, part) in with_columns(parts.iter_mut(), |p| p.dim) {
             let block = columns * u..(columns + part.dim) * u;
-            if !part.per_example {
+            if part.projected_ahead() {
                 part.finish_backward(&self.kernel[block.clone()], &mut grads.kernel[block]);
             }
         }
         // Every example maps to exactly one distinct row of each lookup, so the bias gradient
         // (Σ over examples) is the sum of one lookup's per-row sums.
-        if let Some(part) = parts.iter().find(|p| !p.per_example) {
+        if let Some(part) = parts.iter().find(|p| p.projected_ahead()) {
             column_sums(part.d_projected(), u, &mut grads.bias);
         }
     }
@@ -383,7 +443,8 @@ impl Dense {
 /// Where parallel blocks of examples add the first layer's d pre-activation per distinct row:
 /// each block `t` into partial buffer `t` of every lookup, so no two blocks write the same
 /// memory; [`Dense::finish_lookups`] adds the partials up. Lookups that went
-/// [`per_example`](LookupProjection::per_example) have no partials; they are listed apart.
+/// [`per_example`](LookupProjection::per_example) or [`per_run`](LookupProjection::per_run)
+/// have no partials; they are listed apart.
 pub(super) struct PartialSinks<'a> {
     /// Per lookup projected per distinct row, its partial buffers.
     views: [Option<SinkView<'a>>; MAX_LOOKUPS],
@@ -394,6 +455,8 @@ pub(super) struct PartialSinks<'a> {
     /// The lookups that went per example.
     per_example: [Option<PerExampleLookup<'a>>; MAX_LOOKUPS],
     per_example_lookups: usize,
+    /// The lookup that went per run, if one did.
+    run: Option<RunLookup<'a>>,
     units: usize,
     tasks: usize,
 }
@@ -419,6 +482,21 @@ pub(super) struct PerExampleLookup<'a> {
     pub(super) gathered: &'a [f32],
     /// Each example's distinct row, in the order the tiles take them.
     pub(super) slots: &'a [u32],
+    pub(super) dim: usize,
+    /// The first of the layer's input columns it fills (`columns .. columns + dim`).
+    pub(super) columns: usize,
+}
+
+/// The lookup the tiles project per run of examples that share a row
+/// ([`LookupProjection::per_run`]): in the tiles' order its slots never decrease, so each tile
+/// names a contiguous range of its distinct rows, and each block of tiles another.
+pub(super) struct RunLookup<'a> {
+    /// `[distinct, dim]`: the embedding of each distinct row.
+    pub(super) gathered: &'a [f32],
+    /// Each example's distinct row, in the order the tiles take them (never decreasing).
+    pub(super) slots: &'a [u32],
+    /// `[distinct, dim]`: d loss / d each distinct row, which the tiles add into (zeroed).
+    pub(super) row_grads: SharedMut<'a>,
     pub(super) dim: usize,
     /// The first of the layer's input columns it fills (`columns .. columns + dim`).
     pub(super) columns: usize,
@@ -463,6 +541,7 @@ impl<'a> PartialSinks<'a> {
             lookups: 0,
             per_example: [None; MAX_LOOKUPS],
             per_example_lookups: 0,
+            run: None,
             units,
             tasks,
         };
@@ -472,16 +551,36 @@ impl<'a> PartialSinks<'a> {
                 Some(slots) => &slots[f][..],
                 None => part.ids.slots(),
             };
-            if part.per_example {
-                let part: &'a LookupProjection = part;
-                sinks.per_example[sinks.per_example_lookups] = Some(PerExampleLookup {
-                    gathered: part.gathered(),
-                    slots,
-                    dim: part.dim,
-                    columns,
-                });
-                sinks.per_example_lookups += 1;
-                continue;
+            match part.mode {
+                Mode::PerExample => {
+                    let part: &'a LookupProjection = part;
+                    sinks.per_example[sinks.per_example_lookups] = Some(PerExampleLookup {
+                        gathered: part.gathered(),
+                        slots,
+                        dim: part.dim,
+                        columns,
+                    });
+                    sinks.per_example_lookups += 1;
+                    continue;
+                }
+                Mode::PerRun => {
+                    assert!(sinks.run.is_none(), "at most one lookup goes per run");
+                    let LookupProjection {
+                        gathered,
+                        d_gathered,
+                        dim,
+                        ..
+                    } = part;
+                    sinks.run = Some(RunLookup {
+                        gathered: &gathered[..n * *dim],
+                        slots,
+                        row_grads: SharedMut::new(&mut d_gathered[..n * *dim]),
+                        dim: *dim,
+                        columns,
+                    });
+                    continue;
+                }
+                Mode::Projected => {}
             }
             sinks.projected[sinks.lookups] = Projected {
                 rows: &part.projected[..n * units],
@@ -506,7 +605,13 @@ impl<'a> PartialSinks<'a> {
             .map(|p| p.as_ref().expect("one entry per per-example lookup"))
     }
 
-    /// Each lookup's projected rows, as the forward pass combines them.
+    /// The lookup that went [`per_run`](LookupProjection::per_run), if one did.
+    pub(super) fn run(&self) -> Option<&RunLookup<'a>> {
+        self.run.as_ref()
+    }
+
+    /// Each lookup's projected rows, as the forward pass combines them (the lookups projected
+    /// ahead only).
     pub(super) fn projected(&self) -> &[Projected<'a>] {
         &self.projected[..self.lookups]
     }
@@ -575,7 +680,7 @@ fn column_sums(rows: &[f32], units: usize, sums: &mut [f32]) {
 
 elementwise! {
     /// Adds row `i` of `d_z` (`[rows, units]`) to row `slots[i]` of `sums`.
-    fn add_rows(sums: &mut [f32], slots: &[u32], d_z: &[f32], units: usize) {
+    pub(super) fn add_rows(sums: &mut [f32], slots: &[u32], d_z: &[f32], units: usize) {
         for (d_z, &slot) in d_z.chunks_exact(units).zip(slots) {
             let acc = &mut sums[slot as usize * units..][..units];
             acc.iter_mut().zip(d_z).for_each(|(a, &d)| *a += d);
@@ -583,12 +688,30 @@ elementwise! {
     }
 }
 
+/// The lookup whose batch names the fewest distinct rows (the first of those, on a tie): the
+/// one the tiled step groups the examples by, so that a tile's examples share its rows.
+pub(super) fn key_lookup(parts: &[LookupProjection]) -> usize {
+    let distinct = |f: usize| parts[f].ids.rows().len();
+    (0..parts.len())
+        .min_by_key(|&f| distinct(f))
+        .expect("a first layer reads at least one lookup")
+}
+
 /// A lookup whose batch names more distinct rows than this share of its examples goes per
-/// example in the tiled step ([`LookupProjection::gather_or_project`]). On one core, a
+/// example in the tiled step ([`Dense::gather_or_project_lookups`]). On one core, a
 /// 2.5M-rating set shaped like MovieLens 25M (users named 1.04 times a batch, titles 2.3):
 /// users per example took an epoch from 5.7 to 4.5 s; titles as well (share 0 or 0.3) gained
 /// nothing more. The tutorial's lookups (0.12 and 0.17) stay per distinct row.
 const PER_EXAMPLE_ABOVE: f64 = 0.5;
+
+/// The lookup the tiles group examples by goes per run (see
+/// [`Dense::gather_or_project_lookups`]) when its batch names more distinct rows than this share
+/// of its examples. Measured with two cores: titles of a 2.5M-rating set shaped like MovieLens
+/// 25M (share 0.42, 20 distinct titles a tile) took an epoch from 2.54–2.90 s to 2.45–2.56 s
+/// per run; the tutorial's users (share 0.11, 6–7 a tile, whose per-distinct buffers fit in L2)
+/// took a steady epoch from 0.0410 to 0.0427 s, as a tile's products over a few rows run well
+/// below the FMA units' speed and a run that crosses tiles is projected twice.
+const PER_RUN_ABOVE: f64 = 0.25;
 
 /// The most embedding lookups one first layer can combine (the buffers for them live on the
 /// stack, so the backward pass allocates nothing).

@@ -372,12 +372,18 @@ impl Step {
         }
     }
 
-    /// Which of the last batch's lookups (users, titles) the tiled path took per example.
+    /// How the tiled path took each of the last batch's lookups (users, titles): per
+    /// `'e'`xample, per `'r'`un of examples, or `'p'`rojected per distinct row ahead.
     #[cfg(test)]
-    pub(crate) fn per_example_lookups(&self) -> [bool; 2] {
+    pub(crate) fn lookup_modes(&self) -> [char; 2] {
+        let mode = |p: &LookupProjection| match (p.per_example(), p.per_run()) {
+            (true, _) => 'e',
+            (_, true) => 'r',
+            _ => 'p',
+        };
         match &self.path {
-            Path::Tiled { parts, .. } => [parts[0].per_example(), parts[1].per_example()],
-            Path::PerExample(_) => [true, true],
+            Path::Tiled { parts, .. } => [mode(&parts[0]), mode(&parts[1])],
+            Path::PerExample(_) => ['e', 'e'],
         }
     }
 

@@ -125,7 +125,7 @@ fn whole_model_gradient_matches_finite_differences_on_both_paths() {
 #[test]
 fn tiled_gradients_equal_the_textbook_step_over_many_tiles_and_threads() {
     let m = tiny(7);
-    tiled_equals_textbook(&m, &synthetic(301), [false, false]);
+    tiled_equals_textbook(&m, &synthetic(301), ['p', 'p']);
     // Half the first layer's units dead (0 in every row, as ReLUs leave many): the tiled step
     // runs the next layer on the live columns only, and must still agree.
     let mut dead = m.clone();
@@ -134,7 +134,31 @@ fn tiled_gradients_equal_the_textbook_step_over_many_tiles_and_threads() {
         .iter_mut()
         .step_by(2)
         .for_each(|b| *b = -1e4);
-    tiled_equals_textbook(&dead, &synthetic(301), [false, false]);
+    tiled_equals_textbook(&dead, &synthetic(301), ['p', 'p']);
+}
+
+/// The same where the users, the lookup with fewer rows, are named 3 times each: the tiles
+/// project them per run of examples.
+#[test]
+fn tiled_gradients_equal_the_textbook_step_with_a_lookup_per_run() {
+    let m = tiny_of(300, 300, 6);
+    let mut data = synthetic(301);
+    data.users = (0..301).map(|i| (i * 7 % 100) as u32 + 1).collect();
+    data.titles = (0..301).map(|i| (i * 11 % 150) as u32 + 1).collect();
+    tiled_equals_textbook(&m, &data, ['r', 'p']);
+}
+
+/// The same where one title has 211 of the 301 examples (and 90 others one each): its run
+/// crosses tiles and all three blocks, so two blocks each carry a share of its gradient.
+#[test]
+fn tiled_gradients_equal_the_textbook_step_with_one_run_across_every_block() {
+    let m = tiny_of(300, 300, 3);
+    let mut data = synthetic(301);
+    data.users = (0..301).map(|i| (i * 7 % 290) as u32 + 1).collect();
+    data.titles = (0..301)
+        .map(|i| if i % 10 < 7 { 2 } else { i as u32 })
+        .collect();
+    tiled_equals_textbook(&m, &data, ['e', 'r']);
 }
 
 /// The same where most of a batch's users (and then titles too) are named once, so the tiles
@@ -144,14 +168,14 @@ fn tiled_gradients_equal_the_textbook_step_with_lookups_per_example() {
     let m = tiny_of(300, 300, 5);
     let mut data = synthetic(301);
     data.users = (0..301).map(|i| (i * 7 % 290) as u32 + 1).collect();
-    tiled_equals_textbook(&m, &data, [true, false]);
+    tiled_equals_textbook(&m, &data, ['e', 'p']);
     data.titles = (0..301).map(|i| (i * 11 % 250) as u32 + 1).collect();
-    tiled_equals_textbook(&m, &data, [true, true]);
+    tiled_equals_textbook(&m, &data, ['e', 'e']);
 }
 
-/// Checks the tiled step against the textbook one on `data`, where `per_example` says which
-/// lookups (users, titles) the tiled step must take per example.
-fn tiled_equals_textbook(m: &RankingModel, data: &Examples, per_example: [bool; 2]) {
+/// Checks the tiled step against the textbook one on `data`, where `modes` says how the tiled
+/// step must take the lookups (users, titles): see [`Step::lookup_modes`].
+fn tiled_equals_textbook(m: &RankingModel, data: &Examples, modes: [char; 2]) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
         .build()
@@ -164,7 +188,7 @@ fn tiled_equals_textbook(m: &RankingModel, data: &Examples, per_example: [bool; 
         })
     });
     let [(textbook, loss_a), (tiled, loss_b)] = &steps;
-    assert_eq!(tiled.per_example_lookups(), per_example);
+    assert_eq!(tiled.lookup_modes(), modes);
     assert!(
         (loss_a - loss_b).abs() <= 1e-5 * loss_a.abs(),
         "{loss_a} vs {loss_b}"
