@@ -8,10 +8,11 @@
 //! features (which the standard library detects once and caches). Both copies are the same
 //! source, so they compute the same results.
 
-/// Whether this CPU runs the AVX-512 copies.
+/// Whether this CPU runs the AVX-512 copies: AVX-512F, and POPCNT (which every CPU with
+/// AVX-512 has) for the column kernels below.
 #[cfg(target_arch = "x86_64")]
 pub fn has_avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
+    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("popcnt")
 }
 
 /// Defines a function whose body is compiled twice (portably, and with AVX-512 enabled), the
@@ -144,7 +145,10 @@ pub(crate) fn expand(masks: &[u16], src: &[f32], dst: &mut [f32]) {
 }
 
 /// The AVX-512 versions, for callers already compiled for it (the product kernels), which
-/// call them without a feature check per row.
+/// call them without a feature check per row. They count each mask's bits with POPCNT: the
+/// position of each 16 columns' values depends on the count before it, and the baseline
+/// target's bit-twiddling count made that a chain of a dozen dependent instructions per 16
+/// columns.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod columns_avx512 {
     use std::arch::x86_64::*;
@@ -158,7 +162,7 @@ pub(crate) mod columns_avx512 {
         }
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt")]
     pub(crate) fn nonzero_columns(x: &[f32], width: usize, masks: &mut [u16]) {
         let rows = x.len() / width;
         for (chunk, m) in masks.iter_mut().enumerate() {
@@ -175,7 +179,7 @@ pub(crate) mod columns_avx512 {
         }
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt")]
     pub(crate) fn compress(masks: &[u16], row: &[f32], dst: &mut [f32]) {
         assert!(row.len() > 16 * (masks.len() - 1));
         let mut at = 0;
@@ -192,7 +196,7 @@ pub(crate) mod columns_avx512 {
         }
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt")]
     pub(crate) fn expand(masks: &[u16], src: &[f32], dst: &mut [f32]) {
         assert!(dst.len() > 16 * (masks.len() - 1));
         let mut at = 0;
@@ -212,7 +216,7 @@ pub(crate) mod columns_avx512 {
 
     /// Writes the indices [`active_columns`](super::active_columns) yields to the front of
     /// `dst` (room for 16 past them) and returns how many there are.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt")]
     pub(crate) fn indices(masks: &[u16], dst: &mut [u32]) -> usize {
         let mut index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         let mut at = 0;

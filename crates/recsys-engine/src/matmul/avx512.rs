@@ -32,7 +32,7 @@ const PARALLEL_MIN: usize = 1 << 20;
 
 /// Whether this CPU can run [`gemm`].
 pub(super) fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("popcnt")
 }
 
 thread_local! {
