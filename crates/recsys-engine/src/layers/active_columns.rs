@@ -11,7 +11,7 @@
 //! too run on the gathered columns. Skipped terms are exact zeros.
 
 use super::{Activation, Dense};
-use crate::matmul::{Op, add_kernel_grad, dense_rows, gemm};
+use crate::matmul::{Op, RowGroups, add_kernel_grad, dense_rows, gemm};
 use crate::simd::{active_columns, add_assign, compress, expand, nonzero_columns};
 
 /// Gather when at most this fraction of the columns is active (below it, the copies cost more
@@ -26,6 +26,12 @@ pub(super) struct ActiveColumns {
     /// Per 16 columns of the input, bit `b` set when column `16·chunk + b` is not zero in
     /// some row of the tile: what the gathers below copy.
     masks: Vec<u16>,
+    /// The live columns of each group of 4 rows, when the forward product and the kernel
+    /// gradient run per group ([`dense_rows`], [`add_kernel_grad`]): found with `masks`, in
+    /// the same pass over the tile.
+    groups: RowGroups,
+    /// Whether `groups` holds the current tile's.
+    grouped: bool,
     /// How many columns are active.
     active: usize,
     /// The input's active columns: `[rows, active]` (plus 16 floats of slack for the
@@ -50,6 +56,8 @@ impl ActiveColumns {
         ActiveColumns {
             gathered: false,
             masks: Vec::with_capacity(width.div_ceil(16)),
+            groups: RowGroups::default(),
+            grouped: false,
             active: 0,
             x: Vec::with_capacity(rows * width + 16),
             w: Vec::with_capacity(width * units),
@@ -73,7 +81,10 @@ impl ActiveColumns {
         let (width, units) = (layer.input_dim, layer.units);
         let x = &x[..rows * width];
         self.masks.resize(width.div_ceil(16), 0);
-        nonzero_columns(x, width, &mut self.masks);
+        self.grouped = units >= 16 && self.groups.find(x, width, rows, &mut self.masks);
+        if !self.grouped {
+            nonzero_columns(x, width, &mut self.masks);
+        }
         let n: usize = self.masks.iter().map(|m| m.count_ones() as usize).sum();
         self.active = n;
         self.gathered = (n as f32) <= MAX_ACTIVE * width as f32;
@@ -96,7 +107,8 @@ impl ActiveColumns {
         let out = &mut out[..rows * units];
         let relu = layer.activation == Activation::Relu;
         let x = &x[..rows * width];
-        if units >= 16 && dense_rows(x, width, &layer.kernel, &layer.bias, relu, out) {
+        let layer_parts = (&layer.kernel[..], &layer.bias[..], relu);
+        if self.grouped && dense_rows(x, width, &self.groups, layer_parts, out) {
             return;
         }
         self.w.clear();
@@ -140,7 +152,8 @@ impl ActiveColumns {
     ) {
         let (n, units, width) = (self.active, layer.units, layer.input_dim);
         let d_z = &d_z[..rows * units];
-        if !(units >= 16 && add_kernel_grad(&x[..rows * width], width, d_z, units, d_kernel)) {
+        let x = &x[..rows * width];
+        if !(self.grouped && add_kernel_grad(x, width, &self.groups, d_z, units, d_kernel)) {
             // d kernel rows = xᵀ · d_z : [n, rows] · [rows, units]
             self.gather_x(x, width, rows);
             self.dw.resize(n * units, 0.0);

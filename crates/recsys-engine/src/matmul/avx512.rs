@@ -454,13 +454,61 @@ pub(super) struct Hidden<'a> {
     pub relu: bool,
 }
 
+/// Finds, for each group of [`GROUP`] rows of `x` (`[rows, k]`), the steps along `k` where one
+/// of its rows is not zero: group `t`'s are `steps[ends[t - 1]..ends[t]]` (from 0 for the
+/// first). `live` (a mask per 16 steps) gets every group's steps ORed in: the tile's.
+pub(super) fn find_groups(
+    x: &[f32],
+    k: usize,
+    rows: usize,
+    (steps, ends, masks): (&mut Vec<u32>, &mut Vec<u32>, &mut Vec<u16>),
+    live: &mut [u16],
+) {
+    steps.clear();
+    ends.clear();
+    masks.resize(k.div_ceil(16), 0);
+    live.fill(0);
+    for t in 0..rows.div_ceil(GROUP) {
+        let x = &x[t * GROUP * k..][..GROUP.min(rows - t * GROUP) * k];
+        let at = steps.len();
+        steps.resize(at + k + 16, 0);
+        // SAFETY: AVX-512 was detected before this backend was chosen.
+        let n = unsafe {
+            nonzero_columns(x, k, masks);
+            indices(masks, &mut steps[at..])
+        };
+        steps.truncate(at + n);
+        ends.push(steps.len() as u32);
+        live.iter_mut()
+            .zip(masks.iter())
+            .for_each(|(l, &m)| *l |= m);
+    }
+}
+
+/// Calls `f(t, x_t, steps)` for each group `t` of [`find_groups`]' groups of `x`.
+fn each_found_group(
+    x: &[f32],
+    k: usize,
+    (steps, ends): (&[u32], &[u32]),
+    mut f: impl FnMut(usize, &[f32], &[u32]),
+) {
+    let rows = x.len() / k;
+    let mut start = 0;
+    for (t, &end) in ends.iter().enumerate() {
+        let x = &x[t * GROUP * k..][..GROUP.min(rows - t * GROUP) * k];
+        f(t, x, &steps[start..end as usize]);
+        start = end as usize;
+    }
+}
+
 /// `out = act(bias + x · w)` (`out`: `[rows, h]`) on this thread, each group of [`GROUP`] rows
 /// summed over only the steps along `k` where one of its rows is not zero, as [`dense_dot`]
-/// does: the product a training tile runs on a ReLU's output.
-pub(super) fn dense_rows(layer: &Hidden<'_>, out: &mut [f32]) {
+/// does: the product a training tile runs on a ReLU's output. The groups' steps are
+/// [`find_groups`]' for the same rows.
+pub(super) fn dense_rows(layer: &Hidden<'_>, groups: (&[u32], &[u32]), out: &mut [f32]) {
     let (k, h) = (layer.k, layer.h);
     let rows = out.len() / h;
-    for_each_group(layer.x, k, rows, |t, x, steps| {
+    each_found_group(&layer.x[..rows * k], k, groups, |t, x, steps| {
         let out = &mut out[t * GROUP * h..][..x.len() / k * h];
         // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked that
         // `x` holds the rows of `k`, `w` holds `k × h` and `bias` `h`; every step is below `k`.
@@ -507,10 +555,18 @@ unsafe fn rows_kernel<const R: usize>(
 
 /// `d_kernel += xᵀ · d_z` (`x`: `[rows, k]`, `d_z`: `[rows, h]`, `d_kernel`: `[k, h]`) on this
 /// thread, each group of [`GROUP`] rows adding into only the kernel rows of the steps where one
-/// of its rows of `x` is not zero: the rows of `x` a ReLU left at zero add nothing to them.
-pub(super) fn add_kernel_grad(x: &[f32], k: usize, d_z: &[f32], h: usize, d_kernel: &mut [f32]) {
+/// of its rows of `x` is not zero: the rows of `x` a ReLU left at zero add nothing to them. The
+/// groups' steps are [`find_groups`]' for the same rows.
+pub(super) fn add_kernel_grad(
+    x: &[f32],
+    k: usize,
+    groups: (&[u32], &[u32]),
+    d_z: &[f32],
+    h: usize,
+    d_kernel: &mut [f32],
+) {
     let rows = d_z.len() / h;
-    for_each_group(x, k, rows, |t, x, steps| {
+    each_found_group(&x[..rows * k], k, groups, |t, x, steps| {
         let d_z = &d_z[t * GROUP * h..][..x.len() / k * h];
         // SAFETY: AVX-512 was detected before this backend was chosen; the caller checked that
         // `x` holds the rows of `k`, `d_z` the same rows of `h` and `d_kernel` `k × h`; every

@@ -180,20 +180,75 @@ pub fn dense_dot(x: &[f32], k: usize, layers: &DenseDot<'_>, out: &mut [f32]) ->
     }
 }
 
+/// For each group of 4 rows of a tile's input `x`, the steps along `k` where one of its rows is
+/// not zero: what [`dense_rows`] and [`add_kernel_grad`] sum over. A training tile's forward
+/// product and its kernel gradient read the same rows, so it finds them once for both (and
+/// the tile's live columns with them).
+#[derive(Debug, Clone, Default)]
+pub struct RowGroups {
+    /// Every group's steps, one group after another.
+    steps: Vec<u32>,
+    /// Where each group's steps end in `steps`.
+    ends: Vec<u32>,
+    /// Per 16 steps, the current group's (scratch).
+    masks: Vec<u16>,
+    /// The shape they were found for: `rows` rows of `k`.
+    k: usize,
+    rows: usize,
+}
+
+impl RowGroups {
+    /// Finds the groups' steps for the rows of `x` (`[rows, k]`), and writes into `live` (a
+    /// mask per 16 steps, bit `b` of mask `c` for step `16·c + b`) the steps where some row is
+    /// not zero. Returns `false`, finding nothing, unless the engine's own kernel is in use.
+    ///
+    /// # Panics
+    /// If `x` is shorter than `rows` rows, or `live` has not one mask per 16 steps.
+    pub fn find(&mut self, x: &[f32], k: usize, rows: usize, live: &mut [u16]) -> bool {
+        assert!(x.len() >= rows * k, "RowGroups::find: x too short");
+        assert_eq!(
+            live.len(),
+            k.div_ceil(16),
+            "RowGroups::find: one mask per 16 steps"
+        );
+        (self.k, self.rows) = (k, rows);
+        match backend() {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => {
+                let found = (&mut self.steps, &mut self.ends, &mut self.masks);
+                avx512::find_groups(x, k, rows, found, live);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The steps and their groups' ends, checked against the shape a caller has.
+    fn for_shape(&self, k: usize, rows: usize) -> (&[u32], &[u32]) {
+        assert!(
+            self.k == k && self.rows == rows && self.ends.len() == rows.div_ceil(4),
+            "row groups found for {} rows of {}, used for {rows} rows of {k}",
+            self.rows,
+            self.k
+        );
+        (&self.steps, &self.ends)
+    }
+}
+
 /// `out = act(x · kernel + bias)` for the rows of `x` (`[rows, k]`; `out`: `[rows, h]`, `h` the
 /// bias's length) on the calling thread, where `x` is mostly zeros (a ReLU's output): like
 /// [`dense_dot`], each group of 4 rows sums over only the steps along `k` where one of its rows
-/// is not zero, which skips exact zeros and changes no result. Returns `false`, computing
-/// nothing, unless the engine's own kernel is in use.
+/// is not zero (`groups`, found for the same rows), which skips exact zeros and changes no
+/// result. Returns `false`, computing nothing, unless the engine's own kernel is in use.
 ///
 /// # Panics
-/// If a slice is shorter than its shape needs (a bug in the caller).
+/// If a slice is shorter than its shape needs, or `groups` were found for other rows (a bug in
+/// the caller).
 pub fn dense_rows(
     x: &[f32],
     k: usize,
-    kernel: &[f32],
-    bias: &[f32],
-    relu: bool,
+    groups: &RowGroups,
+    (kernel, bias, relu): (&[f32], &[f32], bool),
     out: &mut [f32],
 ) -> bool {
     let h = bias.len();
@@ -214,7 +269,7 @@ pub fn dense_rows(
                 bias,
                 relu,
             };
-            avx512::dense_rows(&layer, out);
+            avx512::dense_rows(&layer, groups.for_shape(k, out.len() / h), out);
             true
         }
         _ => false,
@@ -224,13 +279,21 @@ pub fn dense_rows(
 /// `d_kernel += xᵀ · d_z` for the rows of `x` (`[rows, k]`) and `d_z` (`[rows, h]`;
 /// `d_kernel`: `[k, h]`) on the calling thread, where `x` is mostly zeros (a ReLU's output):
 /// each group of 4 rows adds into only the kernel rows of the steps where one of its rows is
-/// not zero (the others would get exact zeros). The sums run in another order than a product's
-/// (a group's rows, then the next group's). Returns `false`, computing nothing, unless the
-/// engine's own kernel is in use.
+/// not zero (`groups`, found for the same rows; the others would get exact zeros). The sums run
+/// in another order than a product's (a group's rows, then the next group's). Returns `false`,
+/// computing nothing, unless the engine's own kernel is in use.
 ///
 /// # Panics
-/// If a slice is shorter than its shape needs (a bug in the caller).
-pub fn add_kernel_grad(x: &[f32], k: usize, d_z: &[f32], h: usize, d_kernel: &mut [f32]) -> bool {
+/// If a slice is shorter than its shape needs, or `groups` were found for other rows (a bug in
+/// the caller).
+pub fn add_kernel_grad(
+    x: &[f32],
+    k: usize,
+    groups: &RowGroups,
+    d_z: &[f32],
+    h: usize,
+    d_kernel: &mut [f32],
+) -> bool {
     assert!(
         h > 0 && d_z.len().is_multiple_of(h),
         "add_kernel_grad: d_z is not rows of h"
@@ -243,7 +306,8 @@ pub fn add_kernel_grad(x: &[f32], k: usize, d_z: &[f32], h: usize, d_kernel: &mu
     match backend() {
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512 => {
-            avx512::add_kernel_grad(x, k, d_z, h, d_kernel);
+            let groups = groups.for_shape(k, d_z.len() / h);
+            avx512::add_kernel_grad(x, k, groups, d_z, h, d_kernel);
             true
         }
         _ => false,
@@ -502,7 +566,17 @@ mod tests {
             let bias: Vec<f32> = (0..h).map(|i| (i as f32 * 0.53).sin()).collect();
             for relu in [false, true] {
                 let mut got = vec![f32::NAN; rows * h];
-                if !dense_rows(&x, k, &w, &bias, relu, &mut got) {
+                let mut groups = RowGroups::default();
+                let mut live = vec![0; k.div_ceil(16)];
+                if !groups.find(&x, k, rows, &mut live) {
+                    assert_ne!(
+                        backend(),
+                        Backend::Avx512,
+                        "the engine's kernel must find them"
+                    );
+                    return;
+                }
+                if !dense_rows(&x, k, &groups, (&w, &bias, relu), &mut got) {
                     assert_ne!(
                         backend(),
                         Backend::Avx512,
@@ -519,7 +593,9 @@ mod tests {
                 for chunk in [1, 3] {
                     let mut parts = vec![f32::NAN; rows * h];
                     for (c, out) in parts.chunks_mut(chunk * h).enumerate() {
-                        assert!(dense_rows(&x[c * chunk * k..], k, &w, &bias, relu, out));
+                        let x = &x[c * chunk * k..];
+                        assert!(groups.find(x, k, out.len() / h, &mut live));
+                        assert!(dense_rows(x, k, &groups, (&w, &bias, relu), out));
                     }
                     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&parts), bits(&got), "rows in chunks of {chunk}");
@@ -532,14 +608,17 @@ mod tests {
     /// (in f64) plus what `d_kernel` held: short groups, masked lanes, two passes of columns.
     #[test]
     fn add_kernel_grad_adds_the_product() {
-        for (rows, k, h) in [(13, 70, 40), (9, 33, 100), (1, 5, 16)] {
+        for (rows, k, h) in [(13_usize, 70_usize, 40_usize), (9, 33, 100), (1, 5, 16)] {
             let x: Vec<f32> = (0..rows * k)
                 .map(|i| ((i as f32 * 0.37).sin() - 0.5).max(0.0))
                 .collect();
             let d_z: Vec<f32> = (0..rows * h).map(|i| (i as f32 * 0.91).cos()).collect();
             let mut got: Vec<f32> = (0..k * h).map(|i| (i as f32 * 0.13).sin()).collect();
             let before = got.clone();
-            if !add_kernel_grad(&x, k, &d_z, h, &mut got) {
+            let mut groups = RowGroups::default();
+            let mut live = vec![0; k.div_ceil(16)];
+            groups.find(&x, k, rows, &mut live);
+            if !add_kernel_grad(&x, k, &groups, &d_z, h, &mut got) {
                 assert_ne!(
                     backend(),
                     Backend::Avx512,
