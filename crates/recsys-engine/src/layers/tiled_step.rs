@@ -582,6 +582,10 @@ impl RunTiles<'_> {
     /// the slot), as a range of slots.
     fn distinct(&self, rows: Range<usize>) -> Range<usize> {
         let slots = self.lookup.slots;
+        debug_assert!(
+            slots[rows.clone()].is_sorted(),
+            "the tiles take the runs in order"
+        );
         slots[rows.start] as usize..slots[rows.end - 1] as usize + 1
     }
 
