@@ -26,9 +26,17 @@ impl Adagrad {
     }
 
     pub(crate) fn update(&self, w: &mut [f32], g: &[f32], acc: &mut [f32]) {
+        update_row(w, g, acc, self.learning_rate, self.epsilon);
+    }
+}
+
+crate::simd::elementwise! {
+    /// One row's Adagrad step, 16 lanes at a time where the CPU has AVX-512 (the square roots
+    /// and divisions are correctly rounded either way, so the results are the same bits).
+    fn update_row(w: &mut [f32], g: &[f32], acc: &mut [f32], learning_rate: f32, epsilon: f32) {
         for ((w, &g), a) in w.iter_mut().zip(g).zip(acc) {
             *a += g * g;
-            *w -= self.learning_rate * g / (*a + self.epsilon).sqrt();
+            *w -= learning_rate * g / (*a + epsilon).sqrt();
         }
     }
 }
