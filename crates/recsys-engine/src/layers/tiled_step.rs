@@ -589,6 +589,26 @@ impl RunTiles<'_> {
         slots[rows.start] as usize..slots[rows.end - 1] as usize + 1
     }
 
+    /// The embeddings of the distinct rows `distinct`, `[distinct.len(), dim]`.
+    fn gathered(&self, distinct: &Range<usize>) -> &[f32] {
+        let dim = self.lookup.dim;
+        &self.lookup.gathered[distinct.start * dim..distinct.end * dim]
+    }
+
+    /// Adds `d_row` to the gradient of distinct row `slot`.
+    ///
+    /// # Safety
+    /// No other thread may be adding to the same row (a block's rows other than its carried
+    /// one are named by its examples only, the slots never decreasing).
+    unsafe fn add_row_grad(&self, slot: usize, d_row: &[f32]) {
+        let dim = self.lookup.dim;
+        // SAFETY: the caller's contract.
+        add_assign(
+            unsafe { self.lookup.row_grads.range(slot * dim..(slot + 1) * dim) },
+            d_row,
+        );
+    }
+
     /// Before a block's first tile (its examples start at `first_row`): zeroes its share of the
     /// kernel block's gradient and notes whether the block before names its first row.
     fn start(&self, block: &mut Block, first_row: usize) {
@@ -610,10 +630,19 @@ impl RunTiles<'_> {
             *local = slot - first;
         }
         let r = distinct.len();
-        let gathered = &self.lookup.gathered[distinct.start * dim..distinct.end * dim];
         let kernel = &self.first.kernel[self.kernel_rows()];
         let out = &mut block.run_projected[..r * u];
-        gemm(r, dim, u, gathered, Op::N, kernel, Op::N, 0.0, out);
+        gemm(
+            r,
+            dim,
+            u,
+            self.gathered(&distinct),
+            Op::N,
+            kernel,
+            Op::N,
+            0.0,
+            out,
+        );
         r
     }
 
@@ -627,7 +656,7 @@ impl RunTiles<'_> {
         let d_projected = &mut block.run_d_projected[..r * u];
         d_projected.fill(0.0);
         add_rows(d_projected, &block.run_slots[..n], &block.d[..n * u], u);
-        let gathered = &self.lookup.gathered[distinct.start * dim..distinct.end * dim];
+        let gathered = self.gathered(&distinct);
         let kernel = &mut block.first.kernel[self.kernel_rows()];
         // d W_f += rowsᵀ · d_projected : [dim, r] · [r, units]
         gemm(dim, r, u, gathered, Op::T, d_projected, Op::N, 1.0, kernel);
@@ -650,10 +679,8 @@ impl RunTiles<'_> {
                 add_assign(&mut block.carry_grad[..dim], d_row);
                 continue;
             }
-            // SAFETY: a block's rows other than a carried one are named by its examples only
-            // (the slots never decrease), so no other block's view overlaps this one.
-            let grad = unsafe { self.lookup.row_grads.range(slot * dim..(slot + 1) * dim) };
-            add_assign(grad, d_row);
+            // SAFETY: this row is not the block's carried one.
+            unsafe { self.add_row_grad(slot, d_row) };
         }
     }
 
@@ -664,10 +691,8 @@ impl RunTiles<'_> {
         for block in blocks {
             let block = block.get_mut().unwrap_or_else(|e| e.into_inner());
             if let Some(slot) = block.carry {
-                let slot = slot as usize;
-                // SAFETY: no block runs now; this is the only view.
-                let grad = unsafe { self.lookup.row_grads.range(slot * dim..(slot + 1) * dim) };
-                add_assign(grad, &block.carry_grad[..dim]);
+                // SAFETY: no block runs now.
+                unsafe { self.add_row_grad(slot as usize, &block.carry_grad[..dim]) };
             }
         }
     }

@@ -327,16 +327,28 @@ fn for_each_group(x: &[f32], k: usize, rows: usize, mut f: impl FnMut(usize, &[f
     steps.resize(k + 16, 0);
     masks.resize(k.div_ceil(16), 0);
     for t in 0..rows.div_ceil(GROUP) {
-        let x = &x[t * GROUP * k..][..GROUP.min(rows - t * GROUP) * k];
-        // SAFETY: AVX-512 was detected before this backend was chosen.
-        let n = unsafe {
-            nonzero_columns(x, k, &mut masks);
-            indices(&masks, &mut steps)
-        };
+        let x = group_rows(x, k, rows, t);
+        let n = live_steps(x, k, &mut masks, &mut steps);
         f(t, x, &steps[..n]);
     }
     STEPS.set(steps);
     MASKS.set(masks);
+}
+
+/// Group `t`'s rows of `x` (`rows` rows of `k`): [`GROUP`] of them, fewer in the last group.
+fn group_rows(x: &[f32], k: usize, rows: usize, t: usize) -> &[f32] {
+    &x[t * GROUP * k..][..GROUP.min(rows - t * GROUP) * k]
+}
+
+/// Writes to the front of `steps` (room for `k + 16`) the steps along `k` where some row of
+/// `x` (rows of `k`) is not zero, in order, and returns how many; `masks` (one per 16 steps)
+/// is left holding them as bits.
+fn live_steps(x: &[f32], k: usize, masks: &mut [u16], steps: &mut [u32]) -> usize {
+    // SAFETY: AVX-512 and POPCNT were detected before this backend was chosen.
+    unsafe {
+        nonzero_columns(x, k, masks);
+        indices(masks, steps)
+    }
 }
 
 /// Rows [`dense_dot`] sums over together. One load of a step's 64 columns of `w` serves them
@@ -469,14 +481,9 @@ pub(super) fn find_groups(
     masks.resize(k.div_ceil(16), 0);
     live.fill(0);
     for t in 0..rows.div_ceil(GROUP) {
-        let x = &x[t * GROUP * k..][..GROUP.min(rows - t * GROUP) * k];
         let at = steps.len();
         steps.resize(at + k + 16, 0);
-        // SAFETY: AVX-512 was detected before this backend was chosen.
-        let n = unsafe {
-            nonzero_columns(x, k, masks);
-            indices(masks, &mut steps[at..])
-        };
+        let n = live_steps(group_rows(x, k, rows, t), k, masks, &mut steps[at..]);
         steps.truncate(at + n);
         ends.push(steps.len() as u32);
         live.iter_mut()
@@ -495,8 +502,7 @@ fn each_found_group(
     let rows = x.len() / k;
     let mut start = 0;
     for (t, &end) in ends.iter().enumerate() {
-        let x = &x[t * GROUP * k..][..GROUP.min(rows - t * GROUP) * k];
-        f(t, x, &steps[start..end as usize]);
+        f(t, group_rows(x, k, rows, t), &steps[start..end as usize]);
         start = end as usize;
     }
 }
