@@ -19,14 +19,6 @@ pub fn for_each_block<F>(n: usize, tasks: usize, f: &F)
 where
     F: Fn(usize, Range<usize>) + Sync,
 {
-    fn go<F: Fn(usize, Range<usize>) + Sync>(lo: usize, hi: usize, n: usize, tasks: usize, f: &F) {
-        if hi - lo == 1 {
-            f(lo, lo * n / tasks..(lo + 1) * n / tasks);
-        } else {
-            let mid = (lo + hi) / 2;
-            rayon::join(|| go(lo, mid, n, tasks, f), || go(mid, hi, n, tasks, f));
-        }
-    }
     let tasks = tasks.max(1);
     if tasks == 1 || n < 2 * tasks {
         f(0, 0..n);
@@ -34,8 +26,32 @@ where
             f(t, n..n);
         }
     } else {
-        go(0, tasks, n, tasks, f);
+        for_each_split(tasks, &|t| t * n / tasks, f);
     }
+}
+
+/// Runs `f(task, start(task)..start(task + 1))` for each of `tasks` blocks, in parallel:
+/// [`for_each_block`] with the blocks' bounds chosen by the caller (`start` never decreasing,
+/// `start(0)` the first row and `start(tasks)` the end), for work that costs more in some rows
+/// than in others.
+pub fn for_each_split<S, F>(tasks: usize, start: &S, f: &F)
+where
+    S: Fn(usize) -> usize + Sync,
+    F: Fn(usize, Range<usize>) + Sync,
+{
+    fn go<S, F>(lo: usize, hi: usize, start: &S, f: &F)
+    where
+        S: Fn(usize) -> usize + Sync,
+        F: Fn(usize, Range<usize>) + Sync,
+    {
+        if hi - lo == 1 {
+            f(lo, start(lo)..start(hi));
+        } else {
+            let mid = (lo + hi) / 2;
+            rayon::join(|| go(lo, mid, start, f), || go(mid, hi, start, f));
+        }
+    }
+    go(0, tasks.max(1), start, f);
 }
 
 /// A mutable slice that parallel blocks write to at disjoint ranges.
