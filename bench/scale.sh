@@ -29,10 +29,15 @@ echo "== load: $(uptime)"
 (cd "$ROOT" && nice -n 10 cargo build --release --locked -p recsys-cli 2>&1 | tail -1)
 BIN=$ROOT/target/release/recsys
 
+# steady: the MovieLens-100k steady epoch (printed; its seconds on the last line).
+steady() {
+    local bench
+    bench=$(cd "$ROOT" && nice -n 10 cargo bench -q -p recsys --bench tutorial -- --runs 3 --epochs 6 2>/dev/null)
+    echo "$bench" | grep -v '^{' >&2
+    echo "$bench" | grep '^{' | jq .steady_epoch_s
+}
 echo "== MovieLens 100k steady epoch: cargo bench -p recsys --bench tutorial -- --runs 3 --epochs 6"
-BENCH=$(cd "$ROOT" && nice -n 10 cargo bench -q -p recsys --bench tutorial -- --runs 3 --epochs 6 2>/dev/null)
-echo "$BENCH" | grep -v '^{'
-STEADY=$(echo "$BENCH" | grep '^{' | jq .steady_epoch_s)
+STEADY=$(steady)
 
 # run NAME USERS [FLAGS…]: synthesise (if absent) and train one epoch; prints one result line.
 # A NAME ending in -stream reads the data of the NAME before it.
@@ -57,6 +62,10 @@ run() {
 }
 
 A=$(run ml25m 162541)
+# The two cores' round trip moves between ~60 and ~350 ns over the hours (see bench/README.md),
+# and the 100k epoch with it far more than (a)'s: (a) is judged against the faster of the two.
+echo "== MovieLens 100k steady epoch again, right after (a)"
+STEADY=$(printf '%s\n%s\n' "$STEADY" "$(steady)" | sort -g | head -1)
 B=$(run users10k 10000)
 C=$(run users10m 10000000)
 S=$(run ml25m-stream 162541 --stream)
@@ -66,7 +75,7 @@ jq -rn --argjson steady "$STEADY" --argjson a "$A" --argjson b "$B" --argjson c 
     def ok(x): if x then "met" else "NOT met" end;
     def f(x): x * 1000 | round / 1000;
     ($steady * 1.3 * 25000095 / 80000) as $limit |
-    "25M-shaped epoch \(f($a.epoch_s)) s vs 1.3 x (25M/80k) x \(f($steady)) s = \(f($limit)) s: \(ok($a.epoch_s <= $limit))",
+    "25M-shaped epoch \(f($a.epoch_s)) s vs 1.3 x (25M/80k) x \(f($steady)) s (the faster 100k epoch) = \(f($limit)) s: \(ok($a.epoch_s <= $limit))",
     "25M-shaped peak RSS \(f($a.peak_rss_mib)) MiB vs 2048 MiB: \(ok($a.peak_rss_mib <= 2048))",
     "10M/10k users epoch ratio \(f($c.epoch_s / $b.epoch_s)) vs 1.3: \(ok(([$c.epoch_s / $b.epoch_s, $b.epoch_s / $c.epoch_s] | max) <= 1.3))",
     "10k users peak RSS \(f($b.peak_rss_mib)) MiB vs model \(f($b.model_mib)) + 1024 MiB: \(ok($b.peak_rss_mib <= $b.model_mib + 1024))",
