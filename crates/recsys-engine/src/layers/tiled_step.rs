@@ -38,7 +38,7 @@ use super::tiled::{FirstLayer, TILE, first_layer};
 use super::{Dense, DenseGrads, LookupProjection, Projected, Which};
 use crate::losses::MeanSquaredError;
 use crate::matmul::{Op, gemm};
-use crate::parallel::{SharedMut, for_each_split};
+use crate::parallel::{SharedMut, for_each_block, for_each_split};
 use crate::simd::add_assign;
 
 /// Buffers for tiled training steps of a tower whose first layer reads embedding lookups
@@ -324,12 +324,7 @@ impl Tower<'_> {
         predictions: &SharedMut<'_>,
     ) {
         let u = self.first.first.units;
-        let (n, tasks) = (self.labels.len(), blocks.len());
-        let start = |t: usize| match &self.run {
-            Some(run) => block_start(run.lookup.slots, t, tasks),
-            None => t * n / tasks,
-        };
-        for_each_split(tasks, &start, &|t, rows| {
+        let block = |t: usize, rows: Range<usize>| {
             let mut block = blocks[t].lock().unwrap_or_else(|e| e.into_inner());
             block.grads.iter_mut().for_each(zero);
             self.lookups.start(&mut block);
@@ -351,7 +346,15 @@ impl Tower<'_> {
                     run.backward(&mut block, start..end);
                 }
             }
-        });
+        };
+        let tasks = blocks.len();
+        match &self.run {
+            Some(run) => {
+                let start = |t| block_start(run.lookup.slots, t, tasks);
+                for_each_split(tasks, &start, &block);
+            }
+            None => for_each_block(self.labels.len(), tasks, &block),
+        }
     }
 
     /// Rows `rows` forward through every layer (predictions into `out`), then backward: the
