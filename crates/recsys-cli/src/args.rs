@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use recsys::data::ColumnNames;
-use recsys::model::RankingModelConfig;
+use recsys::kinds::ranking::RankingModelConfig;
 use recsys::train::{OptimizerKind, TrainConfig};
 use recsys::workflow::DataSpec;
 use recsys_export::{ExportOptions, Format, Inputs, Precision};

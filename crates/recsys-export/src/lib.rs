@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use recsys::data::Vocabulary;
-//! use recsys::model::{RankingModel, RankingModelConfig};
+//! use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
 //! use recsys_export::{ExportOptions, Format, Inputs, Precision};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,9 +43,10 @@ use std::path::{Path, PathBuf};
 
 use recsys::artifact::{self, AnyModel};
 use recsys::data::{Rating, Vocabulary};
-use recsys::mf::BiasedMf;
-use recsys::model::RankingModel;
-use recsys::train::{Examples, evaluate};
+use recsys::kinds::mf::BiasedMf;
+use recsys::kinds::ranking::RankingModel;
+use recsys::kinds::ranking::evaluate;
+use recsys::train::Examples;
 use serde::Serialize;
 
 pub use error::{Error, Result};
@@ -368,7 +369,7 @@ pub fn precision_change(
 mod tests {
     use super::*;
     use recsys::data::Vocabulary;
-    use recsys::model::RankingModelConfig;
+    use recsys::kinds::ranking::RankingModelConfig;
 
     pub(crate) fn tiny_model() -> RankingModel {
         let users = Vocabulary::from_values(["1", "2", "42"]);

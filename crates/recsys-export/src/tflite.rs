@@ -11,7 +11,7 @@
 
 use flatbuffers::{FlatBufferBuilder, Push, PushAlignment, WIPOffset};
 use recsys::data::Vocabulary;
-use recsys::model::RankingModel;
+use recsys::kinds::ranking::RankingModel;
 
 use crate::weights::{Precision, Tensor, Values, Weights};
 use crate::{Inputs, names};

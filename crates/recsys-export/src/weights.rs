@@ -9,7 +9,7 @@
 //! precision is measured on exactly the weights the runtimes see.
 
 use half::f16;
-use recsys::model::RankingModel;
+use recsys::kinds::ranking::RankingModel;
 use serde::Serialize;
 
 /// How weights are stored in the exported file.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use recsys::model::RankingModel;
+use recsys::kinds::ranking::RankingModel;
 use recsys_export::{ExportOptions, Format, Inputs, Precision, dequantized_model, to_bytes};
 use tract_onnx::prelude::*;
 
@@ -138,7 +138,7 @@ fn onnx_with_id_inputs_and_lower_precisions_in_tract_match_recsys() {
     }
 }
 
-fn mf_rows(f: &Fixture, m: &recsys::mf::BiasedMf) -> (Vec<i64>, Vec<i64>) {
+fn mf_rows(f: &Fixture, m: &recsys::kinds::mf::BiasedMf) -> (Vec<i64>, Vec<i64>) {
     let users = f.users.iter().map(|u| m.user_vocabulary.lookup(u) as i64);
     let titles = f.titles.iter().map(|t| m.title_vocabulary.lookup(t) as i64);
     (users.collect(), titles.collect())

@@ -7,12 +7,12 @@ mod common;
 mod shared_data;
 
 use recsys::artifact;
-use recsys::model::RankingModelConfig;
+use recsys::kinds::ranking::RankingModelConfig;
 use recsys::train::TrainConfig;
 use recsys::workflow::{DataSpec, Quiet, TrainJob, train_and_save};
 
 /// Saves `model`, reads its two files back as bytes and loads them into recsys-infer.
-fn infer_model(model: &recsys::model::RankingModel, tag: &str) -> recsys_infer::Model {
+fn infer_model(model: &recsys::kinds::ranking::RankingModel, tag: &str) -> recsys_infer::Model {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path().join(tag);
     artifact::save(model, None, &dir).unwrap();

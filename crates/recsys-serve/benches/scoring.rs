@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use recsys::data::Vocabulary;
-use recsys::model::{RankingModel, RankingModelConfig};
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
 use recsys::scorer::{Scorer, Scratch};
 
 fn model() -> (RankingModel, String) {

@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use recsys::data::Vocabulary;
-//! use recsys::model::{RankingModel, RankingModelConfig};
+//! use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
 //! use recsys_serve::{AppState, Limits, ModelSpec, Models, app};
 //! use tower::ServiceExt;
 //!

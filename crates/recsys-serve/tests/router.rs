@@ -5,7 +5,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use recsys::model::RankingModel;
+use recsys::kinds::ranking::RankingModel;
 use recsys_serve::{AppState, Limits, ModelSpec, Models, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -759,9 +759,9 @@ async fn admin_reload_swaps_in_a_new_version_and_keeps_the_old_one_on_failure() 
 }
 
 /// A biased MF (what `--preset best` saves) with non-zero weights, saved to `dir`.
-fn save_mf(dir: &std::path::Path) -> recsys::mf::BiasedMf {
+fn save_mf(dir: &std::path::Path) -> recsys::kinds::mf::BiasedMf {
     use recsys::data::Vocabulary;
-    use recsys::mf::{BiasedMf, BiasedMfConfig};
+    use recsys::kinds::mf::{BiasedMf, BiasedMfConfig};
     let config = BiasedMfConfig {
         factors: 4,
         clip: Some([1.0, 5.0]),

@@ -20,8 +20,9 @@
 
 use std::time::Instant;
 
-use recsys::model::{RankingModel, RankingModelConfig};
-use recsys::train::{EpochReport, FirstLayer, TrainConfig, TrainObserver, evaluate, fit};
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
+use recsys::kinds::ranking::{evaluate, fit};
+use recsys::train::{EpochReport, FirstLayer, TrainConfig, TrainObserver};
 use recsys::workflow::{DataSpec, Quiet};
 
 struct Args {

@@ -22,10 +22,11 @@ use recsys_data::{Values, Vocabulary};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::mf::BiasedMfConfig;
-use crate::model::{RankingModel, RankingModelConfig};
+use crate::kinds::mf::BiasedMfConfig;
+use crate::kinds::ranking::weights;
+use crate::kinds::ranking::{RankingModel, RankingModelConfig};
 use crate::train::{EpochReport, Metrics, TrainConfig};
-use crate::{Error, Result, weights};
+use crate::{Error, Result};
 
 /// The format version this build writes. Version 3 added the `features` model kind (its
 /// config in `model`, its lookups and side information in `features.json`, listed in `files`
@@ -67,7 +68,7 @@ pub enum ModelConfig {
     /// Kind `"features"`. First, because its required `features` and `network` keys are what
     /// tell it apart (untagged variants are tried in order, and a ranking config's keys are a
     /// subset of nothing here).
-    Features(crate::features::FeatureModelConfig),
+    Features(crate::kinds::features::FeatureModelConfig),
     /// Kind `"ranking"`.
     Ranking(RankingModelConfig),
     /// Kind `"biased_mf"`.
@@ -134,7 +135,7 @@ pub struct TrainingRecord {
     /// The matrix-factorization recipe, for `biased_mf` models (`config` then holds the fields
     /// the two share).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipe: Option<crate::mf::MfRecipe>,
+    pub recipe: Option<crate::kinds::mf::MfRecipe>,
     /// For a ranking model trained as a multitask model: the loss weights and the retrieval
     /// task's test metrics. Optional and informational (readers that predate it ignore it), so
     /// it needs no new format version.
@@ -143,16 +144,16 @@ pub struct TrainingRecord {
     /// For a `features` model: every training setting of its recipe (`config` holds the ones
     /// the kinds share). Informational, so it needs no new format version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub features: Option<crate::features::config::FeatureTrainConfig>,
+    pub features: Option<crate::kinds::features::config::FeatureTrainConfig>,
 }
 
 /// How a multitask model was trained and how well it retrieves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MultitaskRecord {
     /// The two losses' weights.
-    pub weights: crate::multitask::MultitaskWeights,
+    pub weights: crate::kinds::ranking::multitask::MultitaskWeights,
     /// Top-K accuracy on the test set, if evaluated.
-    pub test_retrieval: Option<crate::multitask::RetrievalReport>,
+    pub test_retrieval: Option<crate::kinds::ranking::multitask::RetrievalReport>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -12,8 +12,9 @@
 //!
 //! ```
 //! use recsys::data::{Rating, Vocabulary};
-//! use recsys::model::{RankingModel, RankingModelConfig};
-//! use recsys::train::{Examples, Silent, TrainConfig, evaluate, fit};
+//! use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
+//! use recsys::kinds::ranking::{evaluate, fit};
+//! use recsys::train::{Examples, Silent, TrainConfig};
 //!
 //! # fn main() -> Result<(), recsys::Error> {
 //! let rating = |u: &str, t: &str, r: f32| Rating {
@@ -37,15 +38,11 @@
 
 pub mod artifact;
 mod error;
-pub mod features;
-pub mod mf;
-pub mod model;
-pub mod multitask;
+pub mod kinds;
 pub mod preset;
 pub mod scorer;
 pub mod train;
 pub mod tutorial;
-pub mod weights;
 pub mod workflow;
 
 pub use error::{Error, Result};

@@ -13,12 +13,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::FeatureRecipe;
-use crate::mf::bpmf::BpmfConfig;
-use crate::mf::sgd::MfSgdConfig;
-use crate::mf::{MfRecipe, MfTrainer};
-use crate::model::RankingModelConfig;
-use crate::multitask::MultitaskWeights;
+use crate::kinds::features::FeatureRecipe;
+use crate::kinds::mf::bpmf::BpmfConfig;
+use crate::kinds::mf::sgd::MfSgdConfig;
+use crate::kinds::mf::{MfRecipe, MfTrainer};
+use crate::kinds::ranking::RankingModelConfig;
+use crate::kinds::ranking::multitask::MultitaskWeights;
 use crate::train::TrainConfig;
 use crate::{Error, Result};
 
@@ -90,7 +90,7 @@ impl Preset {
                 multitask: None,
             },
             Preset::Multitask => Recipe::Ranking {
-                model: crate::multitask::model_config(),
+                model: crate::kinds::ranking::multitask::model_config(),
                 train: TrainConfig::default(),
                 multitask: Some(MultitaskWeights::default()),
             },

@@ -27,7 +27,7 @@
 //!
 //! ```
 //! use recsys::data::Vocabulary;
-//! use recsys::model::{RankingModel, RankingModelConfig};
+//! use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
 //! use recsys::scorer::{Scorer, Scratch};
 //!
 //! # fn main() -> Result<(), recsys::Error> {
@@ -54,9 +54,9 @@ use recsys_engine::{Projected, Which, forward_tiled};
 use recsys_data::Vocabulary;
 
 use crate::artifact::AnyModel;
-use crate::features::{FeatureModel, Interaction};
-use crate::mf::BiasedMf;
-use crate::model::{Half, RankingModel};
+use crate::kinds::features::{FeatureModel, Interaction};
+use crate::kinds::mf::BiasedMf;
+use crate::kinds::ranking::{Half, RankingModel};
 
 /// Most floats [`Scorer::new`] spends on precomputed user halves (`users × h1`): 64 MiB.
 pub const USER_HALF_LIMIT: usize = 16 << 20;
@@ -418,7 +418,7 @@ pub fn top_k(scores: &[f32], k: usize, order: &mut Vec<u32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RankingModelConfig;
+    use crate::kinds::ranking::RankingModelConfig;
     use recsys_data::Vocabulary;
 
     fn model(hidden: Vec<usize>, seed: u64) -> RankingModel {
@@ -535,7 +535,7 @@ mod tests {
 
     #[test]
     fn a_biased_mf_scores_as_it_predicts_clamped_with_unknown_rows() {
-        use crate::mf::BiasedMfConfig;
+        use crate::kinds::mf::BiasedMfConfig;
         let users = Vocabulary::from_values(["1", "2"]);
         let titles = Vocabulary::from_values(["A (1990)", "B (1991)", "C (1992)"]);
         let config = BiasedMfConfig {

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
-use crate::model::{RankingModel, RankingModelConfig};
-use crate::train::{self, EpochReport, Metrics, TrainConfig};
+use crate::kinds::ranking::{RankingModel, RankingModelConfig};
+use crate::train::{EpochReport, Metrics, TrainConfig};
 use crate::workflow::{DataSpec, JobObserver};
 
 /// The user the tutorial ranks movies for.
@@ -145,10 +145,10 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<Tu
         "Fitting: {} epochs, batch {}, {:?} learning rate {}",
         tc.epochs, tc.batch_size, tc.optimizer, tc.learning_rate
     ));
-    let history = train::fit_owned(&mut model, train_set, &train_config, observer)?;
+    let history = crate::kinds::ranking::fit_owned(&mut model, train_set, &train_config, observer)?;
 
     observer.narrate("Evaluating on the test set");
-    let test = train::evaluate(&model, &test_set, 4096)?;
+    let test = crate::kinds::ranking::evaluate(&model, &test_set, 4096)?;
 
     observer.narrate(&format!(
         "Testing the ranking model: ranking three movies for user {TUTORIAL_USER}"

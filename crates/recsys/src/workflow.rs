@@ -11,10 +11,11 @@ use recsys_data::{
 use serde::Serialize;
 
 use crate::artifact::{self, DataSource, MultitaskRecord, TrainingRecord};
-use crate::model::{RankingModel, RankingModelConfig};
-use crate::multitask::{self, MultitaskWeights, RetrievalReport};
+use crate::kinds::ranking::multitask::{self, MultitaskWeights, RetrievalReport};
+use crate::kinds::ranking::weights;
+use crate::kinds::ranking::{RankingModel, RankingModelConfig};
 use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig, TrainObserver};
-use crate::{Error, Result, weights};
+use crate::{Error, Result};
 
 mod features;
 mod mf;
@@ -435,10 +436,10 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
             multitask::fit(&mut model, std::mem::take(train), &config, w, observer)?
         }
         (JobData::Memory { train, .. }, None) => {
-            train::fit_owned(&mut model, std::mem::take(train), &config, observer)?
+            crate::kinds::ranking::fit_owned(&mut model, std::mem::take(train), &config, observer)?
         }
         (JobData::Spooled { train, map, .. }, _) => {
-            train::fit_spooled(&mut model, train, map, &config, observer)?
+            crate::kinds::ranking::fit_spooled(&mut model, train, map, &config, observer)?
         }
     };
     let fit_seconds = clock.elapsed().as_secs_f64();
@@ -448,7 +449,9 @@ pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<
         JobData::Memory { test, .. } => evaluate_job(&model, test, weights.is_some())?,
         JobData::Spooled { test, .. } if test.is_empty() => (None, None),
         JobData::Spooled { test, map, .. } => (
-            Some(train::evaluate_spooled(&model, test, map, 4096)?),
+            Some(crate::kinds::ranking::evaluate_spooled(
+                &model, test, map, 4096,
+            )?),
             None,
         ),
     };
@@ -500,7 +503,10 @@ fn evaluate_job(
 ) -> Result<(Option<Metrics>, Option<RetrievalReport>)> {
     Ok(match (test.is_empty(), multitask) {
         (true, _) => (None, None),
-        (false, false) => (Some(train::evaluate(model, test, 4096)?), None),
+        (false, false) => (
+            Some(crate::kinds::ranking::evaluate(model, test, 4096)?),
+            None,
+        ),
         (false, true) => {
             let m = multitask::evaluate(model, test, 4096)?;
             (Some(m.rating), Some(m.retrieval))

@@ -10,8 +10,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use recsys::data::Vocabulary;
-use recsys::model::{RankingModel, RankingModelConfig};
-use recsys::train::{EpochReport, Examples, FirstLayer, TrainConfig, TrainObserver, fit};
+use recsys::kinds::ranking::fit;
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
+use recsys::train::{EpochReport, Examples, FirstLayer, TrainConfig, TrainObserver};
 
 struct Counting;
 
@@ -142,7 +143,7 @@ fn warm_streamed_steps_allocate_nothing_of_their_own() {
         ..TrainConfig::default()
     };
     let mut rec = Recorder::default();
-    recsys::train::fit_spooled(
+    recsys::kinds::ranking::fit_spooled(
         &mut model,
         &mut spool,
         &map,

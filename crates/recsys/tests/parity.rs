@@ -7,9 +7,10 @@ mod common;
 use std::path::Path;
 
 use recsys::data::ColumnNames;
-use recsys::model::{RankingModel, RankingModelConfig};
-use recsys::train::{Examples, FirstLayer, Silent, TrainConfig, evaluate, fit};
-use recsys::weights::load_safetensors_file;
+use recsys::kinds::ranking::weights::load_safetensors_file;
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
+use recsys::kinds::ranking::{evaluate, fit};
+use recsys::train::{Examples, FirstLayer, Silent, TrainConfig};
 use recsys::workflow::{DataSpec, Quiet};
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 mod common;
 
 use recsys::data::ColumnNames;
-use recsys::model::RankingModelConfig;
+use recsys::kinds::ranking::RankingModelConfig;
 use recsys::train::TrainConfig;
 use recsys::workflow::{DataSpec, Quiet, TrainJob, train_and_save};
 

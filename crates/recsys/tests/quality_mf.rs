@@ -5,7 +5,7 @@
 mod common;
 
 use recsys::data::ColumnNames;
-use recsys::mf::MfTrainer;
+use recsys::kinds::mf::MfTrainer;
 use recsys::preset::{Preset, Recipe};
 use recsys::workflow::{DataSpec, MfTrainJob, Quiet, train_mf_and_save};
 

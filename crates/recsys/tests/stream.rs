@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use recsys::artifact;
 use recsys::data::{ColumnNames, SynthSpec, write_synthetic};
-use recsys::model::RankingModelConfig;
-use recsys::multitask::MultitaskWeights;
+use recsys::kinds::ranking::RankingModelConfig;
+use recsys::kinds::ranking::multitask::MultitaskWeights;
 use recsys::train::TrainConfig;
 use recsys::workflow::{DataSpec, Quiet, TrainJob, TrainOutcome, train_and_save};
 

@@ -2,8 +2,8 @@
 //! the recipe flags) into the library's [`Recipe`].
 
 use clap::{Args, ValueEnum};
-use recsys::features::FeatureRecipe;
-use recsys::mf::MfTrainer;
+use recsys::kinds::features::FeatureRecipe;
+use recsys::kinds::mf::MfTrainer;
 use recsys::preset::{Preset, Recipe};
 use recsys::train::TrainConfig;
 
@@ -255,7 +255,7 @@ mod tests {
     use super::super::{Cli, Command};
     use super::*;
     use clap::Parser;
-    use recsys::mf::MfRecipe;
+    use recsys::kinds::mf::MfRecipe;
 
     fn recipe(args: &[&str]) -> anyhow::Result<Recipe> {
         let all = ["recsys", "train", "--out", "m"]

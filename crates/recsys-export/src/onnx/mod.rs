@@ -21,8 +21,8 @@ use std::path::Path;
 
 use prost::Message;
 use recsys::data::Vocabulary;
-use recsys::mf::BiasedMf;
-use recsys::model::{RankingModel, RankingModelConfig};
+use recsys::kinds::mf::BiasedMf;
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
 
 use crate::weights::{Precision, Tensor, Values, Weights};
 use crate::{Error, Inputs, Result, names};
@@ -571,7 +571,7 @@ mod tests {
 
     #[test]
     fn a_biased_mf_graph_is_gathers_a_dot_biases_and_a_clip() {
-        use recsys::mf::{BiasedMf, BiasedMfConfig};
+        use recsys::kinds::mf::{BiasedMf, BiasedMfConfig};
         let m = tiny_model();
         let config = BiasedMfConfig {
             factors: 3,

@@ -4,8 +4,9 @@
 #![allow(dead_code)]
 
 use recsys::data::{Rating, Vocabulary};
-use recsys::model::{RankingModel, RankingModelConfig};
-use recsys::train::{Examples, Silent, TrainConfig, fit};
+use recsys::kinds::ranking::fit;
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
+use recsys::train::{Examples, Silent, TrainConfig};
 
 /// A 64-bit linear congruential generator: deterministic, no dependencies.
 pub struct Lcg(pub u64);
@@ -70,8 +71,8 @@ pub fn trained_model() -> RankingModel {
 /// A biased MF over the same 200 users × 300 titles as [`trained_model`], its weights drawn
 /// from an LCG (a tenth of a unit or so, as trained factors are) and its predictions clamped to
 /// [1, 5], so some pairs are clamped and some are not.
-pub fn biased_mf() -> recsys::mf::BiasedMf {
-    use recsys::mf::{BiasedMf, BiasedMfConfig};
+pub fn biased_mf() -> recsys::kinds::mf::BiasedMf {
+    use recsys::kinds::mf::{BiasedMf, BiasedMfConfig};
     let users = Vocabulary::from_values(
         (0..200)
             .map(user)

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use recsys::data::Vocabulary;
-use recsys::model::{RankingModel, RankingModelConfig};
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
 
 /// Users the models know.
 pub const USERS: [&str; 4] = ["1", "42", "7", "943"];

@@ -10,11 +10,12 @@ use super::{
     BIASED_MF, FEATURES, MANIFEST, Manifest, ModelConfig, Parts, RANKING, TrainingRecord, WEIGHTS,
     kind_mismatch, read_files, read_manifest, save_parts,
 };
-use crate::features::FeatureModel;
-use crate::mf::BiasedMf;
-use crate::model::RankingModel;
+use crate::kinds::features::FeatureModel;
+use crate::kinds::mf::BiasedMf;
+use crate::kinds::ranking::RankingModel;
+use crate::kinds::ranking::weights;
 use crate::train::{Examples, Metrics};
-use crate::{Error, Result, weights};
+use crate::{Error, Result};
 
 /// A saved model of any kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +88,7 @@ impl AnyModel {
             AnyModel::Ranking(m) => m.rank(user_id, candidates),
             AnyModel::BiasedMf(_) | AnyModel::Features(_) => {
                 let users = vec![user_id; candidates.len()];
-                Ok(crate::model::sort_ranked(
+                Ok(crate::kinds::ranking::sort_ranked(
                     candidates,
                     self.predict(&users, candidates)?,
                 ))
@@ -106,8 +107,10 @@ impl AnyModel {
     /// The model's metrics on `ratings`.
     pub fn evaluate(&self, ratings: &[Rating]) -> Result<Metrics> {
         match self {
-            AnyModel::Ranking(m) => crate::train::evaluate(m, &Examples::encode(m, ratings), 4096),
-            AnyModel::BiasedMf(m) => crate::mf::evaluate(m, &m.encode(ratings)),
+            AnyModel::Ranking(m) => {
+                crate::kinds::ranking::evaluate(m, &Examples::encode(m, ratings), 4096)
+            }
+            AnyModel::BiasedMf(m) => crate::kinds::mf::evaluate(m, &m.encode(ratings)),
             AnyModel::Features(m) => m.evaluate(ratings),
         }
     }
@@ -210,7 +213,7 @@ mod tests {
 
     #[test]
     fn mf_save_then_load_predicts_bit_identically_and_records_the_kind() {
-        let m = crate::mf::tests::tiny();
+        let m = crate::kinds::mf::tests::tiny();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mf");
         save_mf(&m, None, &path).unwrap();
@@ -234,7 +237,7 @@ mod tests {
     #[test]
     fn the_ranking_loader_refuses_an_mf_model_naming_its_kind() {
         let dir = tempfile::tempdir().unwrap();
-        save_mf(&crate::mf::tests::tiny(), None, dir.path()).unwrap();
+        save_mf(&crate::kinds::mf::tests::tiny(), None, dir.path()).unwrap();
         match load(dir.path()) {
             Err(Error::UnsupportedModelKind { kind, .. }) => assert_eq!(kind, BIASED_MF),
             other => panic!("expected UnsupportedModelKind, got {other:?}"),
@@ -246,7 +249,7 @@ mod tests {
     #[test]
     fn a_manifest_whose_config_is_not_its_kinds_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
-        save_mf(&crate::mf::tests::tiny(), None, dir.path()).unwrap();
+        save_mf(&crate::kinds::mf::tests::tiny(), None, dir.path()).unwrap();
         let path = dir.path().join(MANIFEST);
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("\"biased_mf\"", "\"ranking\"")).unwrap();
@@ -299,7 +302,11 @@ mod tests {
     #[test]
     #[ignore]
     fn write_mf_compat_fixture() {
-        write_fixture(2, &AnyModel::BiasedMf(crate::mf::tests::tiny()), TITLES);
+        write_fixture(
+            2,
+            &AnyModel::BiasedMf(crate::kinds::mf::tests::tiny()),
+            TITLES,
+        );
     }
 
     /// Writes the version-3 fixture (a tiny feature model with a low-rank cross layer, trained
@@ -308,9 +315,10 @@ mod tests {
     #[test]
     #[ignore]
     fn write_features_compat_fixture() {
-        let (m, data) = crate::features::tests::tiny(1, Some(2));
-        let cfg = crate::features::tests::train_config(5);
-        let m = crate::features::train::fit_features(m, &data, None, &cfg, &mut Silent).unwrap();
+        let (m, data) = crate::kinds::features::tests::tiny(1, Some(2));
+        let cfg = crate::kinds::features::tests::train_config(5);
+        let m =
+            crate::kinds::features::train::fit_features(m, &data, None, &cfg, &mut Silent).unwrap();
         assert_eq!(ARTIFACT_FORMAT_VERSION, 3);
         write_fixture(3, &AnyModel::Features(m), FEATURE_TITLES);
     }
@@ -321,7 +329,7 @@ mod tests {
         has_autotraits::<AnyModel>();
         has_autotraits::<AnySaved>();
         has_autotraits::<BiasedMf>();
-        has_autotraits::<crate::mf::bpmf::ValidBpmfConfig>();
-        has_autotraits::<crate::mf::sgd::ValidMfSgdConfig>();
+        has_autotraits::<crate::kinds::mf::bpmf::ValidBpmfConfig>();
+        has_autotraits::<crate::kinds::mf::sgd::ValidMfSgdConfig>();
     }
 }

@@ -12,9 +12,10 @@ use super::{
     FEATURES, MANIFEST, Manifest, ModelConfig, Parts, TrainingRecord, WEIGHTS, kind_mismatch,
     read_checked, read_files, save_parts,
 };
-use crate::features::encode::LookupFile;
-use crate::features::{FeatureEncoder, FeatureModel, Lookup, SideTable};
-use crate::{Error, Result, weights};
+use crate::kinds::features::encode::LookupFile;
+use crate::kinds::features::{FeatureEncoder, FeatureModel, Lookup, SideTable};
+use crate::kinds::ranking::weights;
+use crate::{Error, Result};
 
 /// The file holding the lookups and side information.
 const FEATURES_FILE: &str = "features.json";
@@ -98,8 +99,8 @@ pub(crate) fn load_features(dir: &Path, manifest: &Manifest) -> Result<FeatureMo
 mod tests {
     use super::*;
     use crate::artifact::{AnyModel, load, load_any};
-    use crate::features::tests::{tiny, title, train_config};
-    use crate::features::train::fit_features;
+    use crate::kinds::features::tests::{tiny, title, train_config};
+    use crate::kinds::features::train::fit_features;
     use crate::train::Silent;
 
     fn trained() -> FeatureModel {
@@ -113,7 +114,7 @@ mod tests {
 
     #[test]
     fn save_then_load_predicts_bit_identically_and_ranks() {
-        let (dot, data) = crate::features::tests::tiny_dot(1);
+        let (dot, data) = crate::kinds::features::tests::tiny_dot(1);
         let dot = fit_features(dot, &data, None, &train_config(4), &mut Silent).unwrap();
         for m in [trained(), dot] {
             save_load_rank(m);

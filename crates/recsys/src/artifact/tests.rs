@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::RankingModelConfig;
+use crate::kinds::ranking::RankingModelConfig;
 
 fn model() -> RankingModel {
     let cfg = RankingModelConfig {

@@ -11,9 +11,9 @@ use super::mf::{Recording, outcome};
 use super::{DataSpec, JobObserver, LoadedData, Timings, TrainOutcome, locate_movielens};
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
-use crate::features::config::FeatureInput;
-use crate::features::train::{LabeledRows, evaluate_rows, fit_features};
-use crate::features::{FeatureEncoder, FeatureModel, FeatureRecipe, Interaction, SideTable};
+use crate::kinds::features::config::FeatureInput;
+use crate::kinds::features::train::{LabeledRows, evaluate_rows, fit_features};
+use crate::kinds::features::{FeatureEncoder, FeatureModel, FeatureRecipe, Interaction, SideTable};
 use crate::train::{Examples, TrainConfig};
 
 /// A feature-model training job.
@@ -100,7 +100,7 @@ pub fn train_features_and_save(
     } = job.data.load(t.seed, observer)?;
     let side = SideInfo::load(&locate_movielens(job.side_dir.as_deref(), observer)?)?;
     let side_table = SideTable::from_side_info(&side);
-    let (train, valid) = crate::mf::split_validation(&all, t.validation_fraction, t.seed)?;
+    let (train, valid) = crate::train::split_validation(&all, t.validation_fraction, t.seed)?;
     let [train_ex, valid_ex, test_ex] =
         [&train, &valid, &test].map(|e| interactions(e, &users, &titles, &side));
     require_side_info(recipe, &train_ex, &side)?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{DataSpec, JobObserver, Timings, TrainOutcome};
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
-use crate::mf::{self, MfRecipe, MfTrainer};
+use crate::kinds::mf::{self, MfRecipe, MfTrainer};
 use crate::train::{EpochReport, Examples, TrainConfig, TrainObserver};
 
 /// A biased-MF training job.
@@ -82,7 +82,7 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
         MfTrainer::Bpmf(c) => Ok(c.clone().check()?),
         MfTrainer::Sgd(c) => Err(c.clone().check()?),
     };
-    mf::split_validation(&Examples::default(), recipe.validation_fraction, seed)?;
+    crate::train::split_validation(&Examples::default(), recipe.validation_fraction, seed)?;
     let clock = Instant::now();
     let super::LoadedData {
         train: all,
@@ -93,7 +93,7 @@ pub fn train_mf_and_save(job: &MfTrainJob, observer: &mut dyn JobObserver) -> Re
     } = job.data.load(seed, observer)?;
     let load_seconds = clock.elapsed().as_secs_f64();
     let (n_users, n_titles) = (users.values().len(), titles.values().len());
-    let (train, valid) = mf::split_validation(&all, recipe.validation_fraction, seed)?;
+    let (train, valid) = crate::train::split_validation(&all, recipe.validation_fraction, seed)?;
     let valid = (!valid.is_empty()).then_some(&valid);
     if let Some(v) = valid {
         observer.narrate(&format!(

@@ -4,7 +4,7 @@
 use super::encode::{MovieSide, UserSide};
 use super::train::{LabeledRows, evaluate_rows, fit_features};
 use super::*;
-use crate::features::config::{FeatureTrainConfig, NetworkSpec};
+use crate::kinds::features::config::{FeatureTrainConfig, NetworkSpec};
 use crate::train::{OptimizerKind, Silent};
 
 pub(crate) const USERS: usize = 12;

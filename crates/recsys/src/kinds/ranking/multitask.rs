@@ -14,8 +14,8 @@
 //!
 //! ```
 //! use recsys::data::Vocabulary;
-//! use recsys::multitask::{self, MultitaskWeights};
-//! use recsys::model::RankingModel;
+//! use recsys::kinds::ranking::multitask::{self, MultitaskWeights};
+//! use recsys::kinds::ranking::RankingModel;
 //! use recsys::train::{Examples, Silent, TrainConfig};
 //!
 //! # fn main() -> Result<(), recsys::Error> {
@@ -40,8 +40,9 @@ mod step;
 use recsys_engine::{FactorizedTopK, InBatchSoftmax, RankingTask, Towers, metrics::DEFAULT_KS};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{RankingModel, RankingModelConfig};
-use crate::train::{self, Examples, History, Metrics, Predictor, TrainObserver, ValidTrainConfig};
+use crate::kinds::ranking::{Predictor, fit_steps};
+use crate::kinds::ranking::{RankingModel, RankingModelConfig};
+use crate::train::{Examples, History, Metrics, TrainObserver, ValidTrainConfig};
 use crate::{Error, Result};
 
 /// The tutorial's rating tower over the shared embeddings: 32-wide embeddings, dense layers of
@@ -164,7 +165,7 @@ pub fn fit(
     train.shuffle_if(cfg);
     let make =
         |model: &RankingModel, batch| step::MultitaskStep::new(model, batch, config, weights.get());
-    train::fit_steps(model, &train, config, make, observer)
+    fit_steps(model, &train, config, make, observer)
 }
 
 /// Keras's `evaluate` for the multitask model: RMSE and the retrieval loss in batches of
@@ -217,7 +218,7 @@ pub fn retrieve(model: &RankingModel, user_id: &str, top: usize) -> Result<Vec<(
     let scores = (1..movies.rows as u32)
         .map(|row| movies.row(row).iter().zip(user).map(|(a, b)| a * b).sum())
         .collect();
-    let mut ranked = crate::model::sort_ranked(&titles, scores);
+    let mut ranked = crate::kinds::ranking::sort_ranked(&titles, scores);
     ranked.truncate(top);
     Ok(ranked)
 }

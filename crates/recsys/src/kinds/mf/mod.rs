@@ -7,7 +7,7 @@
 //! descent with the engine's optimizers, L2, a learning-rate decay and early stopping) and
 //! [`bpmf`] (Bayesian MF by Gibbs sampling, whose averaged samples are saved as one wider
 //! factorization). Raw strings go in through the model's own vocabularies, as in
-//! [`RankingModel`](crate::model::RankingModel); unseen strings use row 0.
+//! [`RankingModel`](crate::kinds::ranking::RankingModel); unseen strings use row 0.
 
 pub mod bpmf;
 pub mod sgd;
@@ -156,7 +156,7 @@ impl BiasedMf {
         user_ids: &[U],
         movie_titles: &[T],
     ) -> Result<Vec<f32>> {
-        let (users, titles) = crate::model::lookup_pairs(
+        let (users, titles) = crate::kinds::ranking::lookup_pairs(
             &self.user_vocabulary,
             &self.title_vocabulary,
             user_ids,
@@ -194,30 +194,6 @@ pub fn rating_range(examples: &Examples) -> Option<[f32; 2]> {
 pub fn mean_rating(examples: &Examples) -> f32 {
     let sum: f64 = examples.ratings.iter().map(|&r| r as f64).sum();
     (sum / examples.len().max(1) as f64) as f32
-}
-
-/// Carves a validation split out of `examples`: a seeded shuffle, then the first
-/// `round(fraction · n)` examples validate and the rest train. Returns `(train, validation)`.
-pub fn split_validation(
-    examples: &Examples,
-    fraction: f64,
-    seed: u64,
-) -> Result<(Examples, Examples)> {
-    if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
-        return Err(Error::Config {
-            field: "validation-fraction",
-            allowed: "a number in [0, 1)",
-            value: fraction.to_string(),
-        });
-    }
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    // A stream of its own: not the weights' nor the training shuffle's.
-    recsys_data::shuffle(&mut order, seed ^ 0x5EED_0F7A_11D8);
-    let cut = (fraction * examples.len() as f64).round() as usize;
-    Ok((
-        examples.permuted(&order[cut..]),
-        examples.permuted(&order[..cut]),
-    ))
 }
 
 /// RMSE and MSE of `model` on `examples` (clamped predictions; no regularization).

@@ -5,8 +5,9 @@ use recsys_engine::RetrievalTask;
 
 use super::{MultitaskWeights, TowerBuffers};
 use crate::Result;
-use crate::model::RankingModel;
-use crate::train::{EpochReport, Step, Stepper, ValidTrainConfig};
+use crate::kinds::ranking::RankingModel;
+use crate::kinds::ranking::{Step, Stepper};
+use crate::train::{EpochReport, ValidTrainConfig};
 
 /// Everything one multitask step needs besides the model.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, View};
 
-use crate::model::RankingModel;
+use crate::kinds::ranking::RankingModel;
 use crate::{Error, Result};
 
 /// Every tensor of `model` with its name and shape, in a fixed order.
@@ -194,7 +194,7 @@ pub fn load_safetensors_file(model: &mut RankingModel, path: &Path) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RankingModelConfig;
+    use crate::kinds::ranking::RankingModelConfig;
     use recsys_data::Vocabulary;
     use safetensors::tensor::TensorView;
 

@@ -206,7 +206,7 @@ pub struct FeatureRecipe {
 impl Default for FeatureRecipe {
     /// `--preset features`: the same text as `configs/features.toml`.
     fn default() -> Self {
-        Self::from_toml(include_str!("../../configs/features.toml"))
+        Self::from_toml(include_str!("../../../configs/features.toml"))
             .expect("configs/features.toml parses")
     }
 }
@@ -247,7 +247,7 @@ impl FeatureRecipe {
             ..TrainConfig::default()
         }
         .check()?;
-        crate::mf::split_validation(&Default::default(), t.validation_fraction, 0)?;
+        crate::train::split_validation(&Default::default(), t.validation_fraction, 0)?;
         if !(t.embedding_l2.is_finite() && (0.0..=100.0).contains(&t.embedding_l2)) {
             return Err(Error::Config {
                 field: "train.embedding_l2",
@@ -460,7 +460,7 @@ mod tests {
                 .any(|f| f.input == FeatureInput::TitleTokens)
         );
         assert!(r.features.iter().any(|f| f.hash_bins.is_some()));
-        let dlrm = FeatureRecipe::from_toml(include_str!("../../configs/dlrm.toml")).unwrap();
+        let dlrm = FeatureRecipe::from_toml(include_str!("../../../configs/dlrm.toml")).unwrap();
         dlrm.check().unwrap();
         assert_eq!(dlrm.model().dot_interaction().unwrap().output_width(), 28);
     }

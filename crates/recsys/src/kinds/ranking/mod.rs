@@ -11,6 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub(crate) mod fit;
+pub mod multitask;
+pub(crate) mod step;
+pub mod weights;
+
+pub(crate) use fit::{Stepper, fit_steps};
+pub use fit::{evaluate, evaluate_spooled, fit, fit_owned, fit_spooled};
+pub(crate) use step::{Predictor, Step};
+
 /// The model's shape (ranking: TFRS's `RankingModel` with `embedding_dimension = 32` and
 /// dense layers of 256 and 64 units by default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,8 +195,7 @@ impl RankingModel {
             user_ids,
             movie_titles,
         )?;
-        let mut scorer =
-            crate::train::Predictor::new(self, users.len().clamp(1, 8192), users.len());
+        let mut scorer = Predictor::new(self, users.len().clamp(1, 8192), users.len());
         let mut out = Vec::with_capacity(users.len());
         for (u, t) in users.chunks(8192).zip(titles.chunks(8192)) {
             out.extend_from_slice(scorer.run(self, u, t));

@@ -1,8 +1,9 @@
 use recsys_data::Vocabulary;
 
-use super::step::Forward;
 use super::*;
-use crate::model::RankingModelConfig;
+use crate::kinds::ranking::step::{self, Forward};
+use crate::kinds::ranking::{RankingModelConfig, Step};
+use crate::train::{FirstLayer, Silent, TrainConfig};
 
 pub(crate) fn tiny(seed: u64) -> RankingModel {
     let users = Vocabulary::from_values(["1", "2", "3", "4"]);
@@ -391,7 +392,7 @@ fn a_validation_split_is_reported_each_epoch_and_the_best_epoch_kept() {
         d.shuffle_if(config.get());
         d
     };
-    let (_, held_out) = crate::mf::split_validation(&shuffled, 0.25, 42).unwrap();
+    let (_, held_out) = crate::train::split_validation(&shuffled, 0.25, 42).unwrap();
     let now = evaluate(&m, &held_out, 100)
         .unwrap()
         .root_mean_squared_error;

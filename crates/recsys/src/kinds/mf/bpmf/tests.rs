@@ -61,7 +61,9 @@ fn recovers_low_rank_ratings_far_better_than_the_mean() {
         .sqrt();
     let m = fit_bpmf(users, items, &e, Some(&e), &small(), &mut Silent).unwrap();
     assert_eq!(m.config.factors, 2 * 10);
-    let rmse = crate::mf::evaluate(&m, &e).unwrap().root_mean_squared_error;
+    let rmse = crate::kinds::mf::evaluate(&m, &e)
+        .unwrap()
+        .root_mean_squared_error;
     assert!(rmse < 0.4 * base, "rmse {rmse} vs the mean's {base}");
 }
 

@@ -2,8 +2,9 @@ use recsys_engine::gradcheck::check_gradient;
 
 use super::step::MultitaskStep;
 use super::*;
-use crate::train::tests::{BOTH_PATHS, batch, loss_of, synthetic, tiny};
-use crate::train::{Silent, Stepper, TrainConfig};
+use crate::kinds::ranking::Stepper;
+use crate::kinds::ranking::fit::tests::{BOTH_PATHS, batch, loss_of, synthetic, tiny};
+use crate::train::{Silent, TrainConfig};
 
 const WEIGHTS: MultitaskWeights = MultitaskWeights {
     rating_weight: 0.7,
@@ -83,7 +84,7 @@ fn retrieval_weight_zero_trains_exactly_the_ranking_model() {
     .check()
     .unwrap();
     let mut alone = tiny(2);
-    crate::train::fit(&mut alone, &data, &config, &mut Silent).unwrap();
+    crate::kinds::ranking::fit(&mut alone, &data, &config, &mut Silent).unwrap();
     let mut joint = tiny(2);
     let rating_only = MultitaskWeights {
         rating_weight: 1.0,

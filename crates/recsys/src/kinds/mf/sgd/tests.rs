@@ -1,6 +1,6 @@
 use super::*;
-use crate::mf::bpmf::tests::synthetic;
-use crate::mf::split_validation;
+use crate::kinds::mf::bpmf::tests::synthetic;
+use crate::train::split_validation;
 use crate::train::{EpochReport, Silent};
 
 fn quick() -> MfSgdConfig {
@@ -18,7 +18,7 @@ fn quick() -> MfSgdConfig {
 fn learns_low_rank_ratings_and_reports_l2_as_regularization_loss() {
     let (users, items, e) = synthetic(40, 30, 3);
     let (train, valid) = split_validation(&e, 0.2, 1).unwrap();
-    let mean = crate::mf::mean_rating(&train);
+    let mean = crate::kinds::mf::mean_rating(&train);
     let base = (valid
         .ratings
         .iter()
@@ -36,7 +36,7 @@ fn learns_low_rank_ratings_and_reports_l2_as_regularization_loss() {
     let mut last = Last(None, 0);
     let cfg = quick().check().unwrap();
     let m = fit_sgd(users, items, &train, Some(&valid), &cfg, &mut last).unwrap();
-    let rmse = crate::mf::evaluate(&m, &valid)
+    let rmse = crate::kinds::mf::evaluate(&m, &valid)
         .unwrap()
         .root_mean_squared_error;
     assert!(
@@ -81,7 +81,7 @@ fn early_stopping_ends_training_and_keeps_the_best_epoch() {
     .unwrap();
     assert!(vals.0.len() < 200, "ran all {} epochs", vals.0.len());
     let best = vals.0.iter().cloned().fold(f64::MAX, f64::min);
-    let got = crate::mf::evaluate(&m, &valid)
+    let got = crate::kinds::mf::evaluate(&m, &valid)
         .unwrap()
         .root_mean_squared_error;
     assert!((got - best).abs() < 1e-9, "kept {got}, best was {best}");
@@ -106,7 +106,7 @@ fn same_seed_same_weights_for_every_optimizer() {
         let b = fit_sgd(users.clone(), items.clone(), &e, None, &cfg, &mut Silent).unwrap();
         assert_eq!(a, b);
         assert!(
-            crate::mf::evaluate(&a, &e)
+            crate::kinds::mf::evaluate(&a, &e)
                 .unwrap()
                 .root_mean_squared_error
                 .is_finite()

@@ -344,7 +344,7 @@ impl Trainer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::tests::tiny;
+    use crate::kinds::features::tests::tiny;
     use recsys_engine::gradcheck::check_gradient;
 
     /// The batch's MSE as a function of one tensor of the model, with the dropout masks that
@@ -394,7 +394,7 @@ mod tests {
         ];
         for (cross, rank, dropout, l2, dot) in cases {
             let (mut model, all) = if dot {
-                crate::features::tests::tiny_dot(cross)
+                crate::kinds::features::tests::tiny_dot(cross)
             } else {
                 tiny(cross, rank)
             };

@@ -16,8 +16,8 @@ use recsys_engine::{
     TableUpdate, TiledStep, Which, forward_tiled, group_by_key,
 };
 
-use super::FirstLayer;
-use crate::model::{Half, RankingModel};
+use super::{Half, RankingModel};
+use crate::train::FirstLayer;
 
 /// Activation buffers for the textbook forward pass: the concatenated embeddings of each
 /// example through every layer, one whole-batch matrix per layer.
