@@ -8,6 +8,7 @@
 //! - [`layers`]: [`Embedding`] tables with sparse row gradients, [`Dense`] layers, activations,
 //!   [`BiasedDot`] (biased matrix factorization), the [`L2`] penalty, DCN-v2's [`Cross`] layer
 //!   and mean-pooled lookups of multi-valued features ([`Ragged`]);
+//! - [`tower`]: the ranking model's fused tower, first layer per distinct id, the rest in tiles;
 //! - [`gibbs`]: the normal, gamma and Wishart draws and the small Cholesky algebra of Bayesian
 //!   matrix factorization's Gibbs sampler;
 //! - [`losses`] and [`metrics`], combined into [`tasks`] (a task is a loss plus metrics): the
@@ -53,15 +54,18 @@ pub mod pages;
 pub mod parallel;
 pub mod simd;
 pub mod tasks;
+pub mod tower;
 
 pub use error::EngineError;
 pub use init::InitRng;
 pub use layers::{
     Activation, BiasedDot, BiasedDotGrads, Cross, CrossBuffers, CrossGrads, Dense, DenseGrads,
-    DistinctIds, DotInteraction, Dropout, Embedding, L2, LookupProjection, Projected, Ragged,
-    SparseGrad, TiledStep, Which, forward_tiled, group_by_key,
+    DotInteraction, Dropout, Embedding, L2, Ragged, SparseGrad,
 };
 pub use losses::{InBatchSoftmax, MeanSquaredError, Towers};
 pub use metrics::{FactorizedTopK, RootMeanSquaredError};
 pub use optim::{Adagrad, Adam, Optimizer, Sgd, Slots, TableUpdate};
 pub use tasks::{RankingMetrics, RankingTask, RetrievalMetrics, RetrievalTask};
+pub use tower::{
+    DistinctIds, LookupProjection, Projected, TiledStep, Which, forward_tiled, group_by_key,
+};

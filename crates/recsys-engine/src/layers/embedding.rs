@@ -6,8 +6,8 @@
 //! `IndexedSlices` gradient the same way before Adagrad squares it). Reading, updating and
 //! writing then cost O(batch), never O(vocabulary).
 
-use super::DistinctIds;
 use crate::init::InitRng;
+use crate::tower::DistinctIds;
 
 /// An embedding table (ranking and retrieval: the tutorial's user and movie embeddings).
 #[derive(Debug, Clone, PartialEq)]

@@ -4,30 +4,21 @@
 //! once and then runs step after step without touching the allocator.
 
 pub mod activation;
-mod active_columns;
 pub mod biased_dot;
 pub mod cross;
 pub mod dense;
-pub mod distinct;
 pub mod dropout;
 pub mod embedding;
 pub mod interaction;
 pub mod l2;
-pub mod lookup_dense;
 pub mod pooled;
-pub mod tiled;
-pub mod tiled_step;
 
 pub use activation::Activation;
 pub use biased_dot::{BiasedDot, BiasedDotGrads};
 pub use cross::{Cross, CrossBuffers, CrossGrads};
 pub use dense::{Dense, DenseGrads};
-pub use distinct::{DistinctIds, group_by_key};
 pub use dropout::Dropout;
 pub use embedding::{Embedding, SparseGrad};
 pub use interaction::DotInteraction;
 pub use l2::L2;
-pub use lookup_dense::LookupProjection;
 pub use pooled::Ragged;
-pub use tiled::{Projected, Which, forward_tiled};
-pub use tiled_step::TiledStep;

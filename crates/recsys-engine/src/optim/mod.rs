@@ -20,10 +20,11 @@ pub use sgd::Sgd;
 
 use std::ops::Range;
 
-use crate::layers::{LookupProjection, SparseGrad, lookup_dense::MAX_LOOKUPS};
+use crate::layers::SparseGrad;
 use crate::pages::filled;
 use crate::parallel::{SharedMut, for_each_block};
 use crate::simd::PREFETCH_ROWS;
+use crate::tower::{LookupProjection, lookup_dense::MAX_LOOKUPS};
 
 /// One embedding table's share of a step's sparse update ([`Optimizer::update_lookups`]): the
 /// lookup that holds its distinct rows and their gradients, the table and its optimizer state.

@@ -10,7 +10,7 @@
 //! columns ([`dense_rows`], [`add_kernel_grad`]); where the engine's kernel is not in use they
 //! too run on the gathered columns. Skipped terms are exact zeros.
 
-use super::{Activation, Dense};
+use crate::layers::{Activation, Dense};
 use crate::matmul::{Op, RowGroups, add_kernel_grad, dense_rows, gemm};
 use crate::simd::{active_columns, add_assign, compress, expand, nonzero_columns};
 

@@ -17,7 +17,7 @@
 
 use std::cell::Cell;
 
-use super::{Activation, Dense};
+use crate::layers::{Activation, Dense};
 use crate::matmul::{DenseDot, dense_dot};
 use crate::parallel::{SharedMut, for_each_block};
 use crate::simd::{PREFETCH_ROWS, add_assign, elementwise, prefetch};

@@ -35,7 +35,8 @@ use super::lookup_dense::{
     MAX_LOOKUPS, PartialSinks, RunLookup, add_rows, key_lookup, with_columns,
 };
 use super::tiled::{FirstLayer, TILE, first_layer};
-use super::{Dense, DenseGrads, LookupProjection, Projected, Which};
+use super::{LookupProjection, Projected, Which};
+use crate::layers::{Dense, DenseGrads};
 use crate::losses::MeanSquaredError;
 use crate::matmul::{Op, gemm};
 use crate::parallel::{SharedMut, for_each_block, for_each_split};

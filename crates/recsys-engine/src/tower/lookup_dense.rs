@@ -9,7 +9,8 @@
 //! the kernel block's gradient and the embedding row's gradient are products of those sums.
 //! This is the trick ranking models with a wide first layer use to train at the arithmetic floor.
 
-use super::{Dense, DenseGrads, DistinctIds, Embedding, Projected, Which};
+use super::{DistinctIds, Projected, Which};
+use crate::layers::{Dense, DenseGrads, Embedding};
 use crate::matmul::{Op, gemm};
 use crate::parallel::{SharedMut, for_each_block};
 use crate::simd::elementwise;
