@@ -8,13 +8,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use recsys::data::ColumnNames;
 use recsys::kinds::ranking::RankingModelConfig;
-use recsys::train::{OptimizerKind, TrainConfig};
+use recsys::preset::Preset;
+use recsys::train::{OptimizerKind, Schedule, Shuffle};
 use recsys::workflow::DataSpec;
 use recsys_export::{ExportOptions, Format, Inputs, Precision};
 use recsys_serve::{Limits, ModelSpec};
 
 mod preset;
-pub use preset::{MfArgs, MultitaskArgs, PresetArg};
+pub use preset::{MfArgs, MultitaskArgs};
 
 /// recsys: train, evaluate and rank with recommender models — TensorFlow Recommenders' ranking
 /// tutorial, in Rust.
@@ -131,17 +132,20 @@ impl RecipeArgs {
         }
     }
 
-    /// The library's training recipe (checked later, by the library): the flags over the
+    /// The library's schedule (checked later, by the library): the flags over the
     /// tutorial's.
-    pub fn train(&self) -> TrainConfig {
-        let d = TrainConfig::default();
-        TrainConfig {
+    pub fn train(&self) -> Schedule {
+        let d = Schedule::default();
+        Schedule {
             epochs: self.epochs.unwrap_or(d.epochs),
             batch_size: self.batch_size.unwrap_or(d.batch_size),
             optimizer: self.optimizer.map_or(d.optimizer, OptimizerArg::kind),
             learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
             seed: self.seed.unwrap_or(d.seed),
-            shuffle: !self.no_shuffle,
+            shuffle: match self.no_shuffle {
+                true => Shuffle::Off,
+                false => d.shuffle,
+            },
             ..d
         }
     }
@@ -219,12 +223,10 @@ pub struct TrainArgs {
     /// Start from these weights (safetensors with the TFRS parity fixture's tensor names).
     #[arg(long, value_name = "FILE")]
     pub init_weights: Option<PathBuf>,
-    /// The recipe to start from: tutorial (the TFRS ranking model, today's default), mf-sgd
-    /// (biased MF by SGD), best (Bayesian biased MF by Gibbs sampling, the most accurate) or
-    /// multitask (TFRS's multitask tutorial: rating and retrieval, top-K accuracy reported).
-    /// Flags given explicitly override the preset's values.
-    #[arg(long, value_enum, default_value_t = PresetArg::Tutorial)]
-    pub preset: PresetArg,
+    /// The recipe to start from (the library's presets; `--help` lists them). Flags given
+    /// explicitly override the preset's values.
+    #[arg(long, default_value = "tutorial", value_parser = preset::parser())]
+    pub preset: Preset,
     /// Train the side-feature model declared in this TOML recipe (features, network, training;
     /// see configs/features.toml) instead of a preset's.
     #[arg(long, value_name = "RECIPE.toml")]
@@ -477,7 +479,7 @@ mod tests {
         let Command::Tutorial(t) = parse(&["tutorial"]).unwrap().command else {
             panic!()
         };
-        assert_eq!(t.recipe.train(), TrainConfig::default());
+        assert_eq!(t.recipe.train(), Schedule::default());
         assert_eq!(t.recipe.model(), RankingModelConfig::default());
         assert!(!t.output.json);
     }
@@ -503,7 +505,7 @@ mod tests {
         let Command::Train(t) = cli.command else {
             panic!()
         };
-        assert!(!t.recipe.train().shuffle);
+        assert_eq!(t.recipe.train().shuffle, Shuffle::Off);
         assert!(t.output.json);
         assert!(matches!(
             t.data_spec(),

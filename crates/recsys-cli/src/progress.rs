@@ -4,7 +4,6 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use recsys::data::DownloadObserver;
 use recsys::train::{EpochReport, TrainObserver};
-use recsys::workflow::JobObserver;
 
 /// Draws training progress and narration on stderr.
 #[derive(Default)]
@@ -14,6 +13,10 @@ pub struct Progress {
 }
 
 impl TrainObserver for Progress {
+    fn narrate(&mut self, what: &str) {
+        eprintln!("==> {what}");
+    }
+
     fn epoch_begin(&mut self, epoch: usize, epochs: usize, steps: usize) {
         let bar = ProgressBar::new(steps as u64);
         bar.set_style(
@@ -51,12 +54,6 @@ impl TrainObserver for Progress {
             "Epoch {epoch}: {:.3}s - root_mean_squared_error: {:.4} - loss: {:.4} - regularization_loss: {:.4} - total_loss: {:.4}{retrieval}{val}",
             r.seconds, m.root_mean_squared_error, m.loss, m.regularization_loss, m.total_loss
         );
-    }
-}
-
-impl JobObserver for Progress {
-    fn narrate(&mut self, what: &str) {
-        eprintln!("==> {what}");
     }
 }
 

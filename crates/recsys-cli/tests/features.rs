@@ -148,7 +148,8 @@ recsys_test!(
             serde_json::from_str(&dir.read_string("model/manifest.json")).unwrap();
         assert_eq!(manifest["model_kind"], "features");
         assert_eq!(manifest["model"]["network"]["cross_rank"], 2);
-        assert_eq!(manifest["training"]["features"]["batch_size"], 4);
+        assert_eq!(manifest["training"]["recipe"]["kind"], "features");
+        assert_eq!(manifest["training"]["recipe"]["train"]["batch_size"], 4);
         assert!(dir.exists("model/features.json"));
         // Evaluating the saved model joins the same times from u.data: the same RMSE.
         let eval = dir

@@ -37,10 +37,8 @@ recsys_test!(
             recsys::artifact::ARTIFACT_FORMAT_VERSION
         );
         assert_eq!(manifest["model"]["factors"], 6);
-        assert_eq!(
-            manifest["training"]["recipe"]["trainer"]["bpmf"]["samples"],
-            3
-        );
+        assert_eq!(manifest["training"]["recipe"]["kind"], "bpmf");
+        assert_eq!(manifest["training"]["recipe"]["samples"], 3);
         let eval = cmd.args(["evaluate", "--model", "mf", "--json"]).json();
         assert_eq!(eval["root_mean_squared_error"].as_f64().unwrap(), test_rmse);
         let rank = |mut c: TestCommand| {

@@ -34,8 +34,8 @@ recsys_test!(
         let manifest: serde_json::Value =
             serde_json::from_str(&dir.read_string("mt/manifest.json")).unwrap();
         assert_eq!(manifest["model_kind"], "ranking");
-        let record = &manifest["training"]["multitask"];
-        assert_eq!(record["weights"]["retrieval_weight"], 1.0);
+        let record = &manifest["training"];
+        assert_eq!(record["recipe"]["multitask"]["retrieval_weight"], 1.0);
         assert_eq!(record["test_retrieval"]["factorized_top_k"][4]["k"], 100);
 
         let test_rmse = out["test"]["root_mean_squared_error"].as_f64().unwrap();

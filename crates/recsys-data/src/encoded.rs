@@ -3,7 +3,7 @@
 //! A MovieLens-25M-sized file holds 25 million rows; as [`Rating`]s (two `String`s each) it
 //! needs several GB. An [`Encoder`] reads the file once, gives each user id and title a `u32`
 //! as it first appears (interning the string once, in one arena), and keeps only
-//! [`EncodedRatings`]: a `u32` user, a `u32` item and an `f32` rating per row, 12 bytes.
+//! [`Examples`]: a `u32` user, a `u32` item and an `f32` rating per row, 12 bytes.
 //! [`Encoder::finish`] then sorts the distinct strings into the two [`Vocabulary`]s (Keras
 //! `StringLookup` order, exactly as [`Vocabulary::from_values`] over the same rows would) and
 //! rewrites the ids in place into vocabulary rows.
@@ -13,50 +13,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::interactions::{ColumnNames, for_each_interaction};
 use crate::strindex::StringSet;
-use crate::{Rating, Vocabulary};
-
-/// Rows as ids: column `i` of each vector is row `i` (12 bytes a row, no strings).
-///
-/// Straight from an [`Encoder`] the ids are first-seen ids; after [`Encoder::finish`] they are
-/// the rows of the returned vocabularies.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EncodedRatings {
-    /// Each row's user.
-    pub users: Vec<u32>,
-    /// Each row's movie title (item).
-    pub titles: Vec<u32>,
-    /// Each row's rating.
-    pub ratings: Vec<f32>,
-}
-
-impl EncodedRatings {
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.ratings.len()
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.ratings.is_empty()
-    }
-
-    /// Heap bytes held by the three columns.
-    pub fn heap_bytes(&self) -> usize {
-        (self.users.capacity() + self.titles.capacity()) * 4 + self.ratings.capacity() * 4
-    }
-
-    fn push(&mut self, user: u32, item: u32, rating: f32) {
-        self.users.push(user);
-        self.titles.push(item);
-        self.ratings.push(rating);
-    }
-
-    fn reserve(&mut self, rows: usize) {
-        self.users.reserve_exact(rows);
-        self.titles.reserve_exact(rows);
-        self.ratings.reserve_exact(rows);
-    }
-}
+use crate::{Examples, Rating, Vocabulary};
 
 /// Distinct strings in first-seen order: ids `0..len` as they first appear.
 #[derive(Debug, Default)]
@@ -110,7 +67,7 @@ fn sorted_ids(strings: &StringSet) -> Vec<u32> {
     keyed.into_iter().map(|(_, id)| id).collect()
 }
 
-/// Reads ratings into [`EncodedRatings`], interning user ids and titles as they appear.
+/// Reads ratings into [`Examples`], interning user ids and titles as they appear.
 ///
 /// ```
 /// use recsys_data::{ColumnNames, Encoder};
@@ -143,13 +100,7 @@ impl Encoder {
     }
 
     /// Encodes one row into `out`.
-    pub fn push(
-        &mut self,
-        user_id: &str,
-        movie_title: &str,
-        rating: f32,
-        out: &mut EncodedRatings,
-    ) {
+    pub fn push(&mut self, user_id: &str, movie_title: &str, rating: f32, out: &mut Examples) {
         let (user, item) = self.intern(user_id, movie_title);
         out.push(user, item, rating);
     }
@@ -166,12 +117,13 @@ impl Encoder {
     }
 
     /// Encodes ratings already in memory (MovieLens 100k, a split), in order.
-    pub fn encode_ratings(&mut self, ratings: &[Rating]) -> EncodedRatings {
-        let mut out = EncodedRatings::default();
+    pub fn encode_ratings(&mut self, ratings: &[Rating]) -> Examples {
+        let mut out = Examples::default();
         out.reserve(ratings.len());
         for r in ratings {
             self.push(&r.user_id, &r.movie_title, r.user_rating, &mut out);
         }
+        out.timestamps = ratings.iter().map(|r| r.timestamp).collect();
         out
     }
 
@@ -181,10 +133,10 @@ impl Encoder {
     /// # Errors
     ///
     /// Those of [`crate::read_interactions`]: every parse error names the file and the line.
-    pub fn read_file(&mut self, path: &Path, columns: &ColumnNames) -> Result<EncodedRatings> {
+    pub fn read_file(&mut self, path: &Path, columns: &ColumnNames) -> Result<Examples> {
         // The columns grow by doubling; the spare capacity is never touched, so it costs
         // address space, not resident memory.
-        let mut out = EncodedRatings::default();
+        let mut out = Examples::default();
         for_each_interaction(path, columns, |user, title, rating| {
             self.push(user, title, rating, &mut out);
         })?;
@@ -199,7 +151,7 @@ impl Encoder {
     /// Sorts what was seen into the user and title vocabularies (Keras `StringLookup` order:
     /// sorted unique values, row 0 = out of vocabulary) and rewrites the ids of every set in
     /// `sets` (all encoded by this encoder) into their rows.
-    pub fn finish(self, sets: &mut [&mut EncodedRatings]) -> (Vocabulary, Vocabulary) {
+    pub fn finish(self, sets: &mut [&mut Examples]) -> (Vocabulary, Vocabulary) {
         let (users, user_rows) = self.users.into_vocabulary();
         remap(sets.iter_mut().map(|s| &mut s.users), &user_rows);
         drop(user_rows);

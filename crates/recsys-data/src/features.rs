@@ -125,6 +125,17 @@ impl SideInfo {
         Ok(Self::from_movielens(MovieLens100k::load(dir)?, dir))
     }
 
+    /// Reads `u.user` and `u.item` only: the profiles, without `u.data`'s times (for ratings
+    /// that carry their own, or features that read none).
+    pub fn load_profiles(dir: &Path) -> Result<Self> {
+        let ml = MovieLens100k {
+            movies: crate::movielens::read_items(&dir.join("u.item"))?,
+            users: crate::movielens::read_users(&dir.join("u.user"))?,
+            ratings: Vec::new(),
+        };
+        Ok(Self::from_movielens(ml, dir))
+    }
+
     /// Indexes data already read from `dir` (named in errors).
     pub fn from_movielens(ml: MovieLens100k, dir: &Path) -> Self {
         let mut by_title = HashMap::new();

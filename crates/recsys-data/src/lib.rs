@@ -6,7 +6,7 @@
 //!    or download it and verify it against pinned SHA-256 digests;
 //! 2. [`MovieLens100k`]: read `u.data`, `u.item` and `u.user` into [`Rating`]s, [`Movie`]s and
 //!    [`User`]s, or [`read_interactions`] from any TSV/CSV file with a header — or, for files
-//!    of millions of rows, an [`Encoder`] that streams them into compact [`EncodedRatings`]
+//!    of millions of rows, an [`Encoder`] that streams them into compact [`Examples`]
 //!    (12 bytes a row) and the vocabularies, or into a [`Spool`] on disk that training reads
 //!    back a batch at a time;
 //! 3. [`split`] / [`shuffle`]: a documented, seeded shuffle and a train/test split;
@@ -51,6 +51,7 @@
 mod download;
 mod encoded;
 mod error;
+mod examples;
 mod features;
 mod interactions;
 mod lines;
@@ -70,8 +71,9 @@ pub use download::{
     DATA_DIR_ENV, DownloadObserver, ML100K_URL, NoProgress, PINNED_FILES, data_dir_from_env,
     default_cache_dir, ml100k_dir, ml100k_dir_with,
 };
-pub use encoded::{EncodedRatings, Encoder};
+pub use encoded::Encoder;
 pub use error::{DataError, Result};
+pub use examples::Examples;
 pub use features::{
     FNV_OFFSET_BASIS, FNV_PRIME, SideInfo, bucketize, equal_width_boundaries, fnv1a64, hash_row,
     release_year, tokenize, zip_prefix,
@@ -111,7 +113,7 @@ mod tests {
         has_autotraits::<MovieLens100k>();
         has_autotraits::<ColumnNames>();
         has_autotraits::<Encoder>();
-        has_autotraits::<EncodedRatings>();
+        has_autotraits::<Examples>();
         has_autotraits::<DataError>();
         has_autotraits::<SideInfo>();
     }

@@ -158,7 +158,7 @@ fn require_rows<T>(path: &Path, rows: Vec<T>) -> Result<Vec<T>> {
 }
 
 /// Reads `u.item`: `id|title|release date|video release date|IMDb URL|19 genre flags`, latin-1.
-fn read_items(path: &Path) -> Result<Vec<Movie>> {
+pub(crate) fn read_items(path: &Path) -> Result<Vec<Movie>> {
     let bytes = read_file(path)?;
     let mut movies = Vec::new();
     let mut seen = HashSet::new();
@@ -204,7 +204,7 @@ fn read_items(path: &Path) -> Result<Vec<Movie>> {
 }
 
 /// Reads `u.user`: `id|age|gender|occupation|zip code`.
-fn read_users(path: &Path) -> Result<Vec<User>> {
+pub(crate) fn read_users(path: &Path) -> Result<Vec<User>> {
     let bytes = read_file(path)?;
     let mut users = Vec::new();
     let mut seen = HashSet::new();

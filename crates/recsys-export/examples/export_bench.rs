@@ -7,6 +7,7 @@
 //! cargo run --release -p recsys-export --example export_bench -- MODEL_DIR OUT_DIR
 //! ```
 
+use recsys::contract::Model;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

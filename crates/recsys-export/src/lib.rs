@@ -41,12 +41,13 @@ pub mod weights;
 
 use std::path::{Path, PathBuf};
 
-use recsys::artifact::{self, AnyModel};
+use recsys::artifact;
+use recsys::contract::Model;
 use recsys::data::{Rating, Vocabulary};
+use recsys::kinds::Portable;
 use recsys::kinds::mf::BiasedMf;
 use recsys::kinds::ranking::RankingModel;
 use recsys::kinds::ranking::evaluate;
-use recsys::train::Examples;
 use serde::Serialize;
 
 pub use error::{Error, Result};
@@ -206,16 +207,7 @@ impl Written<'_> {
 /// and computing what [`BiasedMf::predict`] computes (clamped to its rating range). Other
 /// formats and precisions are errors that say so; nothing is written then.
 pub fn export_mf(model: &BiasedMf, out: &Path, options: &ExportOptions) -> Result<ExportReport> {
-    if options.format != Format::Onnx || options.precision != Precision::F32 {
-        return Err(Error::InvalidInput(format!(
-            "a biased MF exports to ONNX with f32 weights only (asked: {} with {} weights)",
-            match options.format {
-                Format::Onnx => "onnx",
-                Format::Tflite => "tflite",
-            },
-            options.precision.as_str()
-        )));
-    }
+    check_options(Portable::BiasedDot(model), options)?;
     let weight_bytes = 4 * model.num_parameters();
     let written = Written {
         bytes: onnx::write_mf(model, options.inputs),
@@ -248,26 +240,47 @@ fn write_vocabularies(
     }
 }
 
-/// Loads the model directory `model_dir` (checking its version, checksums and shapes) and
-/// exports it to `out`: a ranking model through [`export_model`], a biased MF through
-/// [`export_mf`]. A missing or corrupt model is an error naming the file; nothing is written
-/// then.
-pub fn export(model_dir: &Path, out: &Path, options: &ExportOptions) -> Result<ExportReport> {
-    let saved = artifact::load_any(model_dir)?;
-    match saved.model {
-        AnyModel::Ranking(model) => export_model(&model, out, options),
-        AnyModel::BiasedMf(model) => export_mf(&model, out, options),
-        AnyModel::Features(_) => Err(unsupported(model_dir, saved.manifest.model_kind)),
+/// Whether a graph of this form can be written with these options: a tower (the ranking
+/// model) in every format and precision, a biased dot product as ONNX with `f32` weights; the
+/// error says what was asked.
+pub fn check_options(graph: Portable<'_>, options: &ExportOptions) -> Result<()> {
+    match graph {
+        Portable::Tower(_) => Ok(()),
+        Portable::BiasedDot(_)
+            if options.format == Format::Onnx && options.precision == Precision::F32 =>
+        {
+            Ok(())
+        }
+        Portable::BiasedDot(_) => Err(Error::InvalidInput(format!(
+            "a biased MF exports to ONNX with f32 weights only (asked: {} with {} weights)",
+            match options.format {
+                Format::Onnx => "onnx",
+                Format::Tflite => "tflite",
+            },
+            options.precision.as_str()
+        ))),
     }
 }
 
-/// The error for a model kind no exported graph exists for (the feature model).
-pub fn unsupported(model_dir: &Path, kind: String) -> Error {
-    Error::Model(recsys::Error::UnsupportedModelKind {
-        path: model_dir.to_owned(),
-        kind,
-        expected: "ranking\" or \"biased_mf",
-    })
+/// Writes the graph a model exports as ([`recsys::kinds::AnyModel::portable`]) to `out`:
+/// a tower through [`export_model`], a biased dot product through [`export_mf`].
+pub fn export_graph(
+    graph: Portable<'_>,
+    out: &Path,
+    options: &ExportOptions,
+) -> Result<ExportReport> {
+    match graph {
+        Portable::Tower(model) => export_model(model, out, options),
+        Portable::BiasedDot(model) => export_mf(model, out, options),
+    }
+}
+
+/// Loads the model directory `model_dir` (checking its version, checksums and shapes) and
+/// exports it to `out` ([`export_graph`]). A missing or corrupt model, or a kind that has no
+/// exported graph, is an error naming it; nothing is written then.
+pub fn export(model_dir: &Path, out: &Path, options: &ExportOptions) -> Result<ExportReport> {
+    let saved = artifact::load_any(model_dir)?;
+    export_graph(saved.model.portable()?, out, options)
 }
 
 /// Reads back an ONNX file with string inputs that [`export`] wrote, as the model it computes
@@ -304,7 +317,7 @@ pub fn tutorial_export(
     user_id: &str,
     movie_title: &str,
 ) -> Result<TutorialExport> {
-    let model = artifact::load(model_dir)?.model;
+    let model = artifact::load::<RankingModel>(model_dir)?.model;
     let beside = |ext: &str| {
         let mut name = model_dir.as_os_str().to_owned();
         name.push(ext);
@@ -346,13 +359,24 @@ pub struct PrecisionChange {
     pub change: f64,
 }
 
-/// The test RMSE of `model` and of its `precision` export, on `test`.
+/// The test RMSE of `model` and of its `precision` export, on `test`; only a tower's weights
+/// are stored at other precisions than `f32` ([`check_options`]).
 pub fn precision_change(
-    model: &RankingModel,
+    graph: Portable<'_>,
     test: &[Rating],
     precision: Precision,
 ) -> Result<PrecisionChange> {
-    let examples = Examples::encode(model, test);
+    let options = ExportOptions {
+        precision,
+        ..ExportOptions::default()
+    };
+    check_options(graph, &options)?;
+    let Portable::Tower(model) = graph else {
+        return Err(Error::InvalidInput(
+            "only a ranking model's weights are stored below f32".into(),
+        ));
+    };
+    let examples = model.encode(test);
     let f32_rmse = evaluate(model, &examples, 4096)?.root_mean_squared_error;
     let exported = dequantized_model(model, precision);
     let exported_rmse = evaluate(&exported, &examples, 4096)?.root_mean_squared_error;
@@ -452,9 +476,9 @@ mod tests {
             timestamp: None,
         };
         let test = [rating("1", "A (1990)", 4.0), rating("42", "C (1992)", 1.0)];
-        let same = precision_change(&m, &test, Precision::F32).unwrap();
+        let same = precision_change(Portable::Tower(&m), &test, Precision::F32).unwrap();
         assert_eq!(same.change, 0.0);
-        let int8 = precision_change(&m, &test, Precision::Int8).unwrap();
+        let int8 = precision_change(Portable::Tower(&m), &test, Precision::Int8).unwrap();
         assert!(int8.change.abs() < 0.01 && int8.change != 0.0, "{int8:?}");
         assert_eq!(int8.examples, 2);
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use recsys::contract::Model;
 use recsys::kinds::ranking::RankingModel;
 use recsys_export::{ExportOptions, Format, Inputs, Precision, dequantized_model, to_bytes};
 use tract_onnx::prelude::*;

@@ -7,8 +7,9 @@ mod common;
 mod shared_data;
 
 use recsys::artifact;
-use recsys::kinds::ranking::RankingModelConfig;
-use recsys::train::TrainConfig;
+use recsys::contract::Model;
+use recsys::kinds::AnyRecipe;
+use recsys::kinds::ranking::{RankingModel, RankingRecipe};
 use recsys::workflow::{DataSpec, Quiet, TrainJob, train_and_save};
 
 /// Saves `model`, reads its two files back as bytes and loads them into recsys-infer.
@@ -31,7 +32,7 @@ fn predictions_equal_recsys_within_1e_6_on_10000_pairs() {
     common::assert_close("recsys-infer, synthetic model", &got, &want, 1e-6);
 
     let ranked = infer.rank("42", &titles[..50]);
-    let want = model.rank("42", &titles[..50]).unwrap();
+    let want = model.rank("42", &&titles[..50]).unwrap();
     for ((t, s), (wt, ws)) in ranked.iter().zip(&want) {
         assert!((s - ws).abs() <= 1e-6, "{t}: {s} vs {wt}: {ws}");
     }
@@ -41,7 +42,7 @@ fn predictions_equal_recsys_within_1e_6_on_10000_pairs() {
 fn reads_the_committed_v1_model_fixture() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../recsys/tests/compat/artifact_v1");
-    let saved = artifact::load(&dir).unwrap();
+    let saved = artifact::load::<RankingModel>(&dir).unwrap();
     let weights = std::fs::read(dir.join("weights.safetensors")).unwrap();
     let vocabulary = std::fs::read(dir.join("vocabulary.json")).unwrap();
     let infer = recsys_infer::Model::from_artifact(&weights, &vocabulary).unwrap();
@@ -67,14 +68,14 @@ fn the_tutorial_model_on_movielens_scores_within_1e_6_absolute() {
             train_size: 80_000,
             test_size: 20_000,
         },
-        model: RankingModelConfig::default(),
-        train: TrainConfig::default(),
-        init_weights: None,
-        multitask: None,
+        recipe: AnyRecipe::Ranking(RankingRecipe::default()),
+        side_dir: None,
         out: out.path().join("model"),
     };
     train_and_save(&job, &mut Quiet).unwrap();
-    let model = artifact::load(&out.path().join("model")).unwrap().model;
+    let model = artifact::load::<RankingModel>(&out.path().join("model"))
+        .unwrap()
+        .model;
     let infer = infer_model(&model, "movielens");
     let users = model.user_vocabulary.values();
     let titles = model.title_vocabulary.values();

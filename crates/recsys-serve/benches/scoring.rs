@@ -1,6 +1,6 @@
-//! In-process scoring: 1, 100 and 1,664 candidates for one user, through the serving path
-//! (`Scorer`, first layer's item half precomputed) and, for reference, the plain
-//! `RankingModel::predict`. Each size is timed from the main thread (as a server's request
+//! In-process scoring: 1, 100 and 1,664 candidates for one user, raw titles in, through the
+//! serving path (`Scorer`: the titles looked up, the first layer's item half precomputed) and,
+//! for reference, the plain `RankingModel::predict`. Each size is timed from the main thread (as a server's request
 //! thread calls it: requests under 512 candidates stay on that thread) and from inside rayon's
 //! pool (where 64 candidates and more are split across the cores).
 //!
@@ -14,13 +14,15 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use recsys::contract::Model;
 use recsys::data::Vocabulary;
 use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
 use recsys::scorer::{Scorer, Scratch};
 
 fn model() -> (RankingModel, String) {
     if let Some(dir) = std::env::var_os("RECSYS_BENCH_MODEL") {
-        let saved = recsys::artifact::load(std::path::Path::new(&dir)).expect("RECSYS_BENCH_MODEL");
+        let saved = recsys::artifact::load::<RankingModel>(std::path::Path::new(&dir))
+            .expect("RECSYS_BENCH_MODEL");
         return (
             saved.model,
             format!("saved model {}", dir.to_string_lossy()),
@@ -70,7 +72,6 @@ fn main() {
     let user = m.user_vocabulary.values()[41].to_owned();
     let all_titles = m.title_vocabulary.values().to_vec();
     let scorer = Scorer::new(m.clone());
-    let user_row = scorer.user_row(&user);
     let mut scratch = Scratch::default();
     let pool = rayon::ThreadPoolBuilder::new().build().expect("rayon pool");
     println!(
@@ -79,10 +80,9 @@ fn main() {
     );
     for n in [1usize, 100, all_titles.len()] {
         let titles = &all_titles[..n];
-        let rows: Vec<u32> = titles.iter().map(|t| scorer.title_row(t)).collect();
-        let fast = scorer.score_user(user_row, &rows, &mut scratch).to_vec();
+        let fast = scorer.score_user(&user, &titles, &mut scratch).to_vec();
         let users = vec![user.as_str(); n];
-        let plain = m.predict(&users, titles).unwrap();
+        let plain = m.predict(&users, &titles).unwrap();
         let worst = fast
             .iter()
             .zip(&plain)
@@ -93,18 +93,18 @@ fn main() {
             "serving path disagrees with predict by {worst}"
         );
         let (median, p99, mean) = time(Duration::from_secs(2), || {
-            black_box(scorer.score_user(user_row, black_box(&rows), &mut scratch));
+            black_box(scorer.score_user(&user, black_box(&titles), &mut scratch));
         });
         // The same calls made from one of rayon's workers, as a caller that runs its own work
         // in the pool would: small requests are then split across the cores as well.
         let (pool_median, pool_p99, _) = pool.install(|| {
             let mut scratch = Scratch::default();
             time(Duration::from_secs(2), || {
-                black_box(scorer.score_user(user_row, black_box(&rows), &mut scratch));
+                black_box(scorer.score_user(&user, black_box(&titles), &mut scratch));
             })
         });
         let (plain_median, _, _) = time(Duration::from_millis(500), || {
-            black_box(m.predict(black_box(&users), black_box(titles)).unwrap());
+            black_box(m.predict(black_box(&users), black_box(&titles)).unwrap());
         });
         println!(
             "{n:>10}  {:>12?} {:>12?} {:>12?}  {:>14?} {:>14?}  {:>14?}",

@@ -228,7 +228,7 @@ fn load(name: &str, dir: &Path, version: u64) -> Result<(LoadedModel, Vec<u8>)> 
         .get("weights.safetensors")
         .map(|d| d.sha256.chars().take(12).collect())
         .unwrap_or_default();
-    let scorer = Scorer::from_any(saved.model);
+    let scorer = Scorer::new(saved.model);
     let model = LoadedModel {
         scorer,
         manifest: saved.manifest,

@@ -13,6 +13,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use recsys::contract::Model;
 use recsys::kinds::ranking::RankingModel;
 use recsys_serve::{AppState, Limits, ModelSpec, Models};
 use serde_json::{Value, json};

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use recsys::contract::Model;
 use recsys_serve::{AppState, Limits, ModelSpec, Models};
 use serde_json::{Value, json};
 

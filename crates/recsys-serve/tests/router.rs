@@ -5,6 +5,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use recsys::contract::Model;
 use recsys::kinds::ranking::RankingModel;
 use recsys_serve::{AppState, Limits, ModelSpec, Models, app};
 use serde_json::{Value, json};
@@ -783,7 +784,7 @@ fn save_mf(dir: &std::path::Path) -> recsys::kinds::mf::BiasedMf {
             *v = ((i * 7 + t * 3) as f32 * 0.37).sin();
         }
     }
-    recsys::artifact::save_mf(&m, None, dir).unwrap();
+    recsys::artifact::save(&m, None, dir).unwrap();
     m
 }
 

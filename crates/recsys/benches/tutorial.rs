@@ -20,9 +20,10 @@
 
 use std::time::Instant;
 
+use recsys::kinds::ranking::evaluate;
+use recsys::kinds::ranking::{FirstLayer, fit_with};
 use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
-use recsys::kinds::ranking::{evaluate, fit};
-use recsys::train::{EpochReport, FirstLayer, TrainConfig, TrainObserver};
+use recsys::train::{EpochReport, Schedule, TrainObserver};
 use recsys::workflow::{DataSpec, Quiet};
 
 struct Args {
@@ -174,14 +175,14 @@ fn main() -> Result<(), recsys::Error> {
     for run in 0..args.runs.max(1) {
         let mut model = fresh(run as u64 + 1)?;
         let train = data.train.clone();
-        let config = TrainConfig {
+        let config = Schedule {
             epochs: args.epochs,
-            first_layer: args.path,
-            ..TrainConfig::default()
+            ..Schedule::default()
         }
         .check()?;
         let mut times = EpochTimes::default();
-        fit(&mut model, &train, &config, &mut times)?;
+        let train = std::borrow::Cow::Borrowed(&train);
+        fit_with(&mut model, train, &config, args.path, &mut times)?;
         first.push(times.0[0]);
         steady.extend_from_slice(&times.0[1..]);
         last = Some(model);

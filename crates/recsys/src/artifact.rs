@@ -1,17 +1,21 @@
-//! The saved model: one directory that holds everything needed to score raw strings.
+//! The saved model: one directory that holds everything needed to score raw strings, for
+//! any kind.
 //!
 //! ```text
 //! model/
-//!   manifest.json        format + version, model config, training record, file checksums
-//!   weights.safetensors  the tensors, named as in the TensorFlow parity fixture
+//!   manifest.json        format + version, the kind and its config, training record, checksums
+//!   weights.safetensors  the kind's tensors (the ranking model's named as TFRS names them)
 //!   vocabulary.json      {"user_id": [...], "movie_title": [...]}, sorted, row = index + 1
-//!   features.json        (kind "features" only) each feature's lookup and the side information
+//!   …                    files of the kind's own (features.json for the feature model)
 //! ```
 //!
-//! Saving is atomic: everything is written into a temporary sibling directory which is then
-//! renamed into place, so a crash never leaves a half-written model where a good one was.
+//! What goes in and how it comes back is the kind's ([`Persist`]); this module writes and
+//! checks. Saving is atomic: everything is written into a temporary sibling directory which is
+//! then renamed into place, so a crash never leaves a half-written model where a good one was.
 //! Loading checks the format version first ([`Error::Incompatible`]), then each file's size and
 //! SHA-256 against the manifest ([`Error::Corrupt`]), then every tensor's shape.
+
+mod legacy;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,17 +26,19 @@ use recsys_data::{Values, Vocabulary};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::kinds::mf::BiasedMfConfig;
-use crate::kinds::ranking::weights;
-use crate::kinds::ranking::{RankingModel, RankingModelConfig};
-use crate::train::{EpochReport, Metrics, TrainConfig};
+use crate::contract::{Model, Persist, Saved};
+use crate::kinds::{AnyModel, AnyRecipe, ModelConfig};
+use crate::tensors::Tensor;
+use crate::train::{EpochReport, Metrics, RetrievalReport};
 use crate::{Error, Result};
 
-/// The format version this build writes. Version 3 added the `features` model kind (its
-/// config in `model`, its lookups and side information in `features.json`, listed in `files`
-/// like the others); version 2 added `biased_mf` (its config in `model`, its recipe in
-/// `training.recipe`); version 1 files hold `ranking` models. Older versions read unchanged.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 3;
+/// The format version this build writes. Version 4 records how a model was trained as one
+/// tagged recipe (`training.recipe`, `kind` = `ranking`, `mf_sgd`, `bpmf` or `features`) and
+/// the test's retrieval metrics as `training.test_retrieval`; version 3 added the `features`
+/// kind (its lookups and side information in `features.json`, listed in `files`); version 2
+/// added `biased_mf`; version 1 files hold `ranking` models. Older versions read unchanged
+/// (their training record without its recipe).
+pub const ARTIFACT_FORMAT_VERSION: u32 = 4;
 /// The oldest format version this build reads.
 pub const OLDEST_SUPPORTED: u32 = 1;
 
@@ -50,37 +56,14 @@ pub struct Manifest {
     pub format_version: u32,
     /// The recsys version that wrote it.
     pub created_by: String,
-    /// `"ranking"` (the TFRS ranking tutorial's model), `"biased_mf"` (since version 2) or
-    /// `"features"` (since version 3).
-    pub model_kind: String,
-    /// The model's shape.
+    /// The kind (`model_kind`) and its shape (`model`).
+    #[serde(flatten)]
     pub model: ModelConfig,
     /// How it was trained, when it was.
     pub training: Option<TrainingRecord>,
     /// Size and SHA-256 of each other file in the directory.
     pub files: BTreeMap<String, FileDigest>,
 }
-
-/// The shape of either model kind, as `manifest.json` holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ModelConfig {
-    /// Kind `"features"`. First, because its required `features` and `network` keys are what
-    /// tell it apart (untagged variants are tried in order, and a ranking config's keys are a
-    /// subset of nothing here).
-    Features(crate::kinds::features::FeatureModelConfig),
-    /// Kind `"ranking"`.
-    Ranking(RankingModelConfig),
-    /// Kind `"biased_mf"`.
-    BiasedMf(BiasedMfConfig),
-}
-
-/// The `model_kind` of the TFRS ranking model.
-pub const RANKING: &str = "ranking";
-/// The `model_kind` of biased matrix factorization.
-pub const BIASED_MF: &str = "biased_mf";
-/// The `model_kind` of the side-feature model.
-pub const FEATURES: &str = "features";
 
 /// Size and checksum of one file of the artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,36 +107,16 @@ pub enum DataSource {
 pub struct TrainingRecord {
     /// The data.
     pub data: DataSource,
-    /// The hyperparameters.
-    pub config: TrainConfig,
-    /// Whether the weights started from a file (`--init-weights`) rather than the seed.
-    pub init_weights: Option<PathBuf>,
+    /// How it was trained (`None` in manifests older than version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<AnyRecipe>,
     /// Per-epoch metrics.
     pub epochs: Vec<EpochReport>,
     /// Test metrics after training, if evaluated.
     pub test: Option<Metrics>,
-    /// The matrix-factorization recipe, for `biased_mf` models (`config` then holds the fields
-    /// the two share).
+    /// Top-K retrieval on the test set, for recipes that train a retrieval task (multitask).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipe: Option<crate::kinds::mf::MfRecipe>,
-    /// For a ranking model trained as a multitask model: the loss weights and the retrieval
-    /// task's test metrics. Optional and informational (readers that predate it ignore it), so
-    /// it needs no new format version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multitask: Option<MultitaskRecord>,
-    /// For a `features` model: every training setting of its recipe (`config` holds the ones
-    /// the kinds share). Informational, so it needs no new format version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub features: Option<crate::kinds::features::config::FeatureTrainConfig>,
-}
-
-/// How a multitask model was trained and how well it retrieves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MultitaskRecord {
-    /// The two losses' weights.
-    pub weights: crate::kinds::ranking::multitask::MultitaskWeights,
-    /// Top-K accuracy on the test set, if evaluated.
-    pub test_retrieval: Option<crate::kinds::ranking::multitask::RetrievalReport>,
+    pub test_retrieval: Option<RetrievalReport>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -177,9 +140,9 @@ fn values_as_list<S: serde::Serializer>(values: &Values<'_>, s: S) -> Result<S::
 
 /// A model loaded from disk, with its manifest.
 #[derive(Debug, Clone)]
-pub struct SavedModel {
+pub struct Loaded<M> {
     /// The model, ready to predict.
-    pub model: RankingModel,
+    pub model: M,
     /// What the directory said about it.
     pub manifest: Manifest,
 }
@@ -188,36 +151,56 @@ pub struct SavedModel {
 ///
 /// If `dir` exists it must be a recsys model (it is replaced) or empty; anything else is left
 /// alone and reported, so a typo cannot wipe unrelated files.
-pub fn save(model: &RankingModel, training: Option<&TrainingRecord>, dir: &Path) -> Result<()> {
+pub fn save<M: Persist>(model: &M, training: Option<&TrainingRecord>, dir: &Path) -> Result<()> {
     let parts = Parts {
-        kind: RANKING,
-        config: ModelConfig::Ranking(model.config.clone()),
-        users: &model.user_vocabulary,
-        titles: &model.title_vocabulary,
-        tensors: weights::named(model),
-        extra: Vec::new(),
+        kind: M::KIND,
+        config: serde_json::to_value(model.config()).expect("a config serialises"),
+        users: Model::user_vocabulary(model),
+        titles: Model::title_vocabulary(model),
+        tensors: model.tensors(),
+        files: model.files(),
+    };
+    save_parts(&parts, training, dir)
+}
+
+/// [`save`] for a model of any kind.
+pub fn save_any(model: &AnyModel, training: Option<&TrainingRecord>, dir: &Path) -> Result<()> {
+    let parts = Parts {
+        kind: model.kind(),
+        config: model.config_json(),
+        users: model.user_vocabulary(),
+        titles: model.title_vocabulary(),
+        tensors: model.tensors(),
+        files: model.files(),
     };
     save_parts(&parts, training, dir)
 }
 
 /// What a model directory is written from, whatever the model's kind.
-pub(crate) struct Parts<'a> {
-    pub(crate) kind: &'static str,
-    pub(crate) config: ModelConfig,
-    pub(crate) users: &'a Vocabulary,
-    pub(crate) titles: &'a Vocabulary,
-    /// Named `F32` tensors (name, shape, values), streamed into `weights.safetensors`.
-    pub(crate) tensors: Vec<(String, Vec<usize>, &'a [f32])>,
+struct Parts<'a> {
+    kind: &'static str,
+    config: serde_json::Value,
+    users: &'a Vocabulary,
+    titles: &'a Vocabulary,
+    /// Named `F32` tensors, streamed into `weights.safetensors`.
+    tensors: Vec<Tensor<'a>>,
     /// Further files of this kind (name, contents), checksummed like the others.
-    pub(crate) extra: Vec<(&'static str, Vec<u8>)>,
+    files: Vec<(&'static str, Vec<u8>)>,
 }
 
-/// [`save`] for any model kind.
-pub(crate) fn save_parts(
-    parts: &Parts,
-    training: Option<&TrainingRecord>,
-    dir: &Path,
-) -> Result<()> {
+/// `manifest.json` as it is written: the kind's config as the kind serialises it.
+#[derive(Serialize)]
+struct ManifestOut<'a> {
+    format: &'a str,
+    format_version: u32,
+    created_by: String,
+    model_kind: &'a str,
+    model: &'a serde_json::Value,
+    training: Option<&'a TrainingRecord>,
+    files: BTreeMap<String, FileDigest>,
+}
+
+fn save_parts(parts: &Parts, training: Option<&TrainingRecord>, dir: &Path) -> Result<()> {
     if dir.exists() && !is_replaceable(dir) {
         return Err(Error::InvalidInput(format!(
             "{}: exists and is not a recsys model directory; refusing to overwrite it",
@@ -266,24 +249,24 @@ fn write_all(parts: &Parts, training: Option<&TrainingRecord>, tmp: &Path) -> Re
     };
     let mut files = BTreeMap::new();
     let weights_digest = write_streamed(&tmp.join(WEIGHTS), |w| {
-        weights::write_tensors(&parts.tensors, w)
+        crate::tensors::write_tensors(&parts.tensors, w)
     })?;
     files.insert(WEIGHTS.to_owned(), weights_digest);
     let vocab_digest = write_streamed(&tmp.join(VOCABULARY), |w| {
         serde_json::to_writer(w, &vocab).map_err(std::io::Error::other)
     })?;
     files.insert(VOCABULARY.to_owned(), vocab_digest);
-    for (name, bytes) in &parts.extra {
+    for (name, bytes) in &parts.files {
         write_synced(&tmp.join(name), bytes)?;
         files.insert((*name).to_owned(), digest(bytes));
     }
-    let manifest = Manifest {
-        format: FORMAT_NAME.into(),
+    let manifest = ManifestOut {
+        format: FORMAT_NAME,
         format_version: ARTIFACT_FORMAT_VERSION,
         created_by: format!("recsys {}", env!("CARGO_PKG_VERSION")),
-        model_kind: parts.kind.into(),
-        model: parts.config.clone(),
-        training: training.cloned(),
+        model_kind: parts.kind,
+        model: &parts.config,
+        training,
         files,
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
@@ -368,65 +351,80 @@ fn digest(bytes: &[u8]) -> FileDigest {
     }
 }
 
-/// Reads the ranking model in `dir`, checking version, kind, checksums and shapes. A model of
-/// another kind is [`Error::UnsupportedModelKind`]; [`load_any`] reads every kind.
-pub fn load(dir: &Path) -> Result<SavedModel> {
+/// Reads the model in `dir`, of whichever kind its manifest names, checking version,
+/// checksums and shapes.
+pub fn load_any(dir: &Path) -> Result<Loaded<AnyModel>> {
     let manifest = read_manifest(dir)?;
-    let (users, titles, weight_bytes) = read_files(dir, &manifest, RANKING)?;
-    let ModelConfig::Ranking(config) = manifest.model.clone() else {
-        return Err(kind_mismatch(dir, &manifest));
-    };
-    let mut model = RankingModel::new(config, users, titles, 0).map_err(|e| Error::Corrupt {
-        path: dir.join(MANIFEST),
-        reason: format!("model config: {e}"),
-    })?;
-    weights::load_safetensors(&mut model, &weight_bytes, &dir.join(WEIGHTS))?;
-    Ok(SavedModel { model, manifest })
+    let model = AnyModel::load(manifest.model.clone(), &mut Directory::new(dir, &manifest))?;
+    Ok(Loaded { model, manifest })
 }
 
-/// The manifest says one kind and holds another kind's config.
-pub(crate) fn kind_mismatch(dir: &Path, manifest: &Manifest) -> Error {
-    Error::Corrupt {
-        path: dir.join(MANIFEST),
-        reason: format!(
-            "model_kind is \"{}\" but the model config is not that kind's",
-            manifest.model_kind
-        ),
-    }
-}
-
-/// The manifest read with [`read_manifest`], then, if its kind is `kind`, the vocabularies and
-/// the weights file's bytes, each checked against the manifest's size and SHA-256.
-pub(crate) fn read_files(
-    dir: &Path,
-    manifest: &Manifest,
-    kind: &'static str,
-) -> Result<(Vocabulary, Vocabulary, Vec<u8>)> {
-    if manifest.model_kind != kind {
+/// Reads the model in `dir` as kind `M`: a model of another kind is
+/// [`Error::UnsupportedModelKind`], naming both.
+pub fn load<M: Persist>(dir: &Path) -> Result<Loaded<M>> {
+    let manifest = read_manifest(dir)?;
+    if manifest.model.kind() != M::KIND {
         return Err(Error::UnsupportedModelKind {
             path: dir.to_owned(),
-            kind: manifest.model_kind.clone(),
-            expected: kind,
+            kind: manifest.model.kind().to_owned(),
+            expected: M::KIND,
         });
     }
-    let vocab_bytes = read_checked(dir, manifest, VOCABULARY)?;
-    let weight_bytes = read_checked(dir, manifest, WEIGHTS)?;
-    let vocab_path = dir.join(VOCABULARY);
-    let corrupt = |reason: String| Error::Corrupt {
-        path: vocab_path.clone(),
-        reason,
-    };
-    let vocab: VocabularyFile =
-        serde_json::from_slice(&vocab_bytes).map_err(|e| corrupt(e.to_string()))?;
-    let users =
-        Vocabulary::from_sorted(vocab.user_id).map_err(|e| corrupt(format!("user_id: {e}")))?;
-    let titles = Vocabulary::from_sorted(vocab.movie_title)
-        .map_err(|e| corrupt(format!("movie_title: {e}")))?;
-    Ok((users, titles, weight_bytes))
+    let config = serde_json::to_value(&manifest.model)
+        .ok()
+        .and_then(|mut v| serde_json::from_value(v["model"].take()).ok())
+        .ok_or_else(|| Error::Corrupt {
+            path: dir.join(MANIFEST),
+            reason: format!("model is not a \"{}\" config", M::KIND),
+        })?;
+    let model = M::load(config, &mut Directory::new(dir, &manifest))?;
+    Ok(Loaded { model, manifest })
+}
+
+/// A model directory as a kind's loader reads it: every file checked against the manifest.
+struct Directory<'a> {
+    dir: &'a Path,
+    manifest: &'a Manifest,
+}
+
+impl<'a> Directory<'a> {
+    fn new(dir: &'a Path, manifest: &'a Manifest) -> Self {
+        Directory { dir, manifest }
+    }
+}
+
+impl Saved for Directory<'_> {
+    fn vocabularies(&mut self) -> Result<(Vocabulary, Vocabulary)> {
+        let bytes = read_checked(self.dir, self.manifest, VOCABULARY)?;
+        let corrupt = |reason: String| self.corrupt(VOCABULARY, reason);
+        let vocab: VocabularyFile =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let users =
+            Vocabulary::from_sorted(vocab.user_id).map_err(|e| corrupt(format!("user_id: {e}")))?;
+        let titles = Vocabulary::from_sorted(vocab.movie_title)
+            .map_err(|e| corrupt(format!("movie_title: {e}")))?;
+        Ok((users, titles))
+    }
+
+    fn file(&mut self, name: &str) -> Result<Vec<u8>> {
+        read_checked(self.dir, self.manifest, name)
+    }
+
+    fn tensors(&mut self, expected: &[(String, Vec<usize>)]) -> Result<Vec<Vec<f32>>> {
+        let bytes = read_checked(self.dir, self.manifest, WEIGHTS)?;
+        crate::tensors::read_checked(&bytes, expected, &self.dir.join(WEIGHTS))
+    }
+
+    fn corrupt(&self, file: &str, reason: String) -> Error {
+        Error::Corrupt {
+            path: self.dir.join(file),
+            reason,
+        }
+    }
 }
 
 /// The bytes of `dir/file`, checked against the size and SHA-256 `manifest` lists for it.
-pub(crate) fn read_checked(dir: &Path, manifest: &Manifest, file: &str) -> Result<Vec<u8>> {
+fn read_checked(dir: &Path, manifest: &Manifest, file: &str) -> Result<Vec<u8>> {
     let path = dir.join(file);
     let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let want = manifest.files.get(file).ok_or_else(|| Error::Corrupt {
@@ -451,7 +449,7 @@ pub(crate) fn read_checked(dir: &Path, manifest: &Manifest, file: &str) -> Resul
 }
 
 /// `dir/manifest.json`, its format and version checked first.
-pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let corrupt = |reason: String| Error::Corrupt {
@@ -478,13 +476,12 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
             newest: ARTIFACT_FORMAT_VERSION,
         });
     }
+    let raw = match found {
+        4.. => raw,
+        _ => legacy::upgrade(raw),
+    };
     serde_json::from_value(raw).map_err(|e| corrupt(e.to_string()))
 }
-
-mod any;
-mod features;
-pub use any::{AnyModel, AnySaved, load_any, save_mf};
-pub use features::save_features;
 
 #[cfg(test)]
 mod tests;

@@ -70,8 +70,7 @@ pub enum Error {
         /// Newest version supported.
         newest: u32,
     },
-    /// A saved model is of a kind this operation cannot use (e.g. serving or exporting a
-    /// `features` model, which only `evaluate` and `rank` support so far).
+    /// A saved model is of another kind than the one a typed load asked for.
     #[error(
         "{}: model kind \"{kind}\" is not supported here (this needs a \"{expected}\" model; `recsys evaluate` and `recsys rank` read every kind)",
         path.display()
@@ -83,6 +82,15 @@ pub enum Error {
         kind: String,
         /// The kind this operation needs.
         expected: &'static str,
+    },
+    /// A model kind cannot do what was asked (a feature model has no exported graph, say): the
+    /// kind's answer through the model contract.
+    #[error("model kind \"{kind}\" is not supported by {what}")]
+    Unsupported {
+        /// The kind, as the manifest names it.
+        kind: &'static str,
+        /// What it cannot do.
+        what: &'static str,
     },
     /// Training diverged: the loss became NaN or infinite.
     #[error(

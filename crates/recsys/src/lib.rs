@@ -1,20 +1,30 @@
 //! recsys: recommender systems in Rust, starting from TensorFlow Recommenders' ranking tutorial.
 //!
 //! The crate follows the data's path:
-//! [`data`] (MovieLens, interaction files, splits, vocabularies) →
-//! [`model`] (the ranking model: embeddings + dense layers) →
-//! [`train`] (`fit`, `evaluate`, Keras-named metrics; [`multitask`] trains the same model for
-//! rating and retrieval at once) →
-//! [`artifact`] (a self-contained, checksummed model directory) →
-//! [`workflow`] (whole jobs: train-and-save, evaluate a saved model) and
-//! [`tutorial`] (all of it in the tutorial's order).
+//! [`data`] (MovieLens, interaction files, splits, vocabularies, examples as rows) →
+//! [`train`] (the one training [`Schedule`](train::Schedule), the one epoch loop,
+//! Keras-named metrics) →
+//! [`kinds`] (the model kinds, one folder each, all behind the [`contract`]) →
+//! [`artifact`] (a self-contained, checksummed model directory of any kind) →
+//! [`scorer`] (the serving path) →
+//! [`workflow`] (whole jobs: train-and-save any [`preset`], evaluate a saved model) and
+//! [`tutorial`] (the TFRS tutorial in its own order).
 //! The numeric core lives in [`engine`].
 //!
+//! The model kinds:
+//! - [`kinds::ranking`]: TFRS's ranking model — user and title embeddings, concatenated, dense
+//!   layers down to one rating; also trained for rating and retrieval at once
+//!   ([`kinds::ranking::multitask`], TFRS's multitask tutorial).
+//! - [`kinds::mf`]: biased matrix factorization, trained by gradient descent
+//!   ([`kinds::mf::sgd`]) or by Gibbs sampling ([`kinds::mf::bpmf`], the `best` preset).
+//! - [`kinds::features`]: side features (MovieLens's user and movie attributes, hashed or
+//!   looked up), optional DCN-v2 cross layers or DLRM's dot interaction, a ReLU tower.
+//!
 //! ```
+//! use recsys::contract::Model;
 //! use recsys::data::{Rating, Vocabulary};
-//! use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
-//! use recsys::kinds::ranking::{evaluate, fit};
-//! use recsys::train::{Examples, Silent, TrainConfig};
+//! use recsys::kinds::ranking::{RankingModel, RankingModelConfig, evaluate, fit};
+//! use recsys::train::{Schedule, Silent};
 //!
 //! # fn main() -> Result<(), recsys::Error> {
 //! let rating = |u: &str, t: &str, r: f32| Rating {
@@ -25,9 +35,9 @@
 //! let users = Vocabulary::from_values(ratings.iter().map(|r| r.user_id.as_str()));
 //! let titles = Vocabulary::from_values(ratings.iter().map(|r| r.movie_title.as_str()));
 //! let mut model = RankingModel::new(RankingModelConfig::default(), users, titles, 42)?;
-//! let examples = Examples::encode(&model, &ratings);
-//! let config = TrainConfig { epochs: 50, ..TrainConfig::default() }.check()?;
-//! fit(&mut model, &examples, &config, &mut Silent)?;
+//! let examples = model.encode(&ratings);
+//! let schedule = Schedule { epochs: 50, ..Schedule::default() }.check()?;
+//! fit(&mut model, &examples, &schedule, &mut Silent)?;
 //! assert!(evaluate(&model, &examples, 4096)?.root_mean_squared_error < 1.0);
 //! let ranked = model.rank("1", &["Heat (1995)", "Babe (1995)"])?;
 //! assert_eq!(ranked.len(), 2);
@@ -37,14 +47,15 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod contract;
 mod error;
 pub mod kinds;
 pub mod preset;
 pub mod scorer;
+pub mod tensors;
 pub mod train;
 pub mod tutorial;
 pub mod workflow;
-
 pub use error::{Error, Result};
 
 /// The README's Rust example, run as a doc test so it stays true.

@@ -13,13 +13,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::Overrides;
+use crate::kinds::AnyRecipe;
 use crate::kinds::features::FeatureRecipe;
 use crate::kinds::mf::bpmf::BpmfConfig;
 use crate::kinds::mf::sgd::MfSgdConfig;
-use crate::kinds::mf::{MfRecipe, MfTrainer};
-use crate::kinds::ranking::RankingModelConfig;
-use crate::kinds::ranking::multitask::MultitaskWeights;
-use crate::train::TrainConfig;
+use crate::kinds::ranking::{RankingRecipe, multitask};
 use crate::{Error, Result};
 
 /// A named recipe.
@@ -62,67 +61,108 @@ pub enum Preset {
 }
 
 impl Preset {
+    /// Every preset, in `--help` order.
+    pub const ALL: [Preset; 5] = [
+        Preset::Tutorial,
+        Preset::MfSgd,
+        Preset::Best,
+        Preset::Multitask,
+        Preset::Features,
+    ];
+
     /// Every preset's name, as `--preset` takes it.
     pub const NAMES: &'static str = "tutorial, mf-sgd, best, multitask or features";
 
-    /// The preset named `name`.
-    pub fn from_name(name: &str) -> Result<Self> {
-        match name {
-            "tutorial" => Ok(Preset::Tutorial),
-            "mf-sgd" => Ok(Preset::MfSgd),
-            "best" => Ok(Preset::Best),
-            "multitask" => Ok(Preset::Multitask),
-            "features" => Ok(Preset::Features),
-            other => Err(Error::Config {
-                field: "preset",
-                allowed: Self::NAMES,
-                value: other.to_owned(),
-            }),
+    /// The name `--preset` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Tutorial => "tutorial",
+            Preset::MfSgd => "mf-sgd",
+            Preset::Best => "best",
+            Preset::Multitask => "multitask",
+            Preset::Features => "features",
         }
     }
 
-    /// The recipe, before any flag overrides it.
-    pub fn recipe(self) -> Recipe {
+    /// One line on what it trains, for `--help`.
+    pub fn summary(self) -> &'static str {
         match self {
-            Preset::Tutorial => Recipe::Ranking {
-                model: RankingModelConfig::default(),
-                train: TrainConfig::default(),
-                multitask: None,
-            },
-            Preset::Multitask => Recipe::Ranking {
-                model: crate::kinds::ranking::multitask::model_config(),
-                train: TrainConfig::default(),
-                multitask: Some(MultitaskWeights::default()),
-            },
-            Preset::MfSgd => Recipe::Mf(MfRecipe {
-                trainer: MfTrainer::Sgd(MfSgdConfig::default()),
-                validation_fraction: 0.1,
+            Preset::Tutorial => "The TFRS ranking tutorial's model and recipe (the default).",
+            Preset::MfSgd => "Biased matrix factorization by SGD with L2 and early stopping.",
+            Preset::Best => {
+                "Bayesian biased matrix factorization by Gibbs sampling: the most accurate."
+            }
+            Preset::Multitask => {
+                "TFRS's multitask tutorial: the ranking model trained for rating and retrieval."
+            }
+            Preset::Features => "Side features (configs/features.toml) with a DCN-v2 cross layer.",
+        }
+    }
+
+    /// The recipe of a side-feature recipe file (`--features RECIPE.toml`) given with this
+    /// preset: the file replaces the default preset's recipe or the `features` preset's; with
+    /// another preset it is an error saying so (before the file is read).
+    pub fn with_feature_file(self, path: &std::path::Path) -> Result<AnyRecipe> {
+        if self != Preset::default() && !self.recipe().reads_side_information() {
+            return Err(Error::InvalidInput(format!(
+                "--features RECIPE.toml trains the feature model; drop --preset {}",
+                self.name()
+            )));
+        }
+        Ok(AnyRecipe::Features(FeatureRecipe::read(path)?))
+    }
+
+    /// The preset named `name`.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| Error::Config {
+                field: "preset",
+                allowed: Self::NAMES,
+                value: name.to_owned(),
+            })
+    }
+
+    /// The recipe, before any flag overrides it.
+    pub fn recipe(self) -> AnyRecipe {
+        match self {
+            Preset::Tutorial => AnyRecipe::Ranking(RankingRecipe::default()),
+            Preset::Multitask => AnyRecipe::Ranking(RankingRecipe {
+                model: multitask::model_config(),
+                multitask: Some(multitask::MultitaskWeights::default()),
+                ..RankingRecipe::default()
             }),
-            Preset::Best => Recipe::Mf(MfRecipe {
-                trainer: MfTrainer::Bpmf(BpmfConfig::default()),
-                validation_fraction: 0.0,
-            }),
-            Preset::Features => Recipe::Features(FeatureRecipe::default()),
+            Preset::MfSgd => AnyRecipe::MfSgd(MfSgdConfig::default()),
+            Preset::Best => AnyRecipe::Bpmf(BpmfConfig::default()),
+            Preset::Features => AnyRecipe::Features(FeatureRecipe::default()),
         }
     }
 }
 
-/// What a preset trains: the ranking model, a biased MF or the side-feature model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Recipe {
-    /// The TFRS ranking model.
-    Ranking {
-        /// Its shape.
-        model: RankingModelConfig,
-        /// How to train it.
-        train: TrainConfig,
-        /// Also train the retrieval task, with these loss weights (multitask).
-        multitask: Option<MultitaskWeights>,
-    },
-    /// Biased matrix factorization.
-    Mf(MfRecipe),
-    /// The side-feature model.
-    Features(FeatureRecipe),
+impl AnyRecipe {
+    /// `self` with the values in `flags` laid over it. A flag the recipe does not have is an
+    /// error naming it, `name` (the preset it came from) and the presets that do take it.
+    pub fn with_flags(mut self, name: &str, mut flags: Overrides) -> Result<Self> {
+        let given = flags.clone();
+        self.overlay(&mut flags);
+        let Some(&flag) = flags.left().first() else {
+            return Ok(self);
+        };
+        let takers: Vec<&str> = Preset::ALL
+            .into_iter()
+            .filter(|p| {
+                let mut only = given.only(flag);
+                p.recipe().overlay(&mut only);
+                only.left().is_empty()
+            })
+            .map(Preset::name)
+            .collect();
+        Err(Error::InvalidInput(format!(
+            "--{flag} does not apply to --preset {name}; it applies to --preset {}",
+            takers.join(", ")
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -131,15 +171,10 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_an_unknown_name_is_an_error_naming_the_flag() {
-        for p in [
-            Preset::Tutorial,
-            Preset::MfSgd,
-            Preset::Best,
-            Preset::Multitask,
-            Preset::Features,
-        ] {
+        for p in Preset::ALL {
             let name = serde_json::to_value(p).unwrap();
             assert_eq!(Preset::from_name(name.as_str().unwrap()).unwrap(), p);
+            assert_eq!(p.name(), name.as_str().unwrap());
         }
         let err = Preset::from_name("fastest").unwrap_err().to_string();
         assert!(
@@ -152,30 +187,43 @@ mod tests {
     fn tutorial_is_todays_default_and_every_preset_checks() {
         assert_eq!(
             Preset::default().recipe(),
-            Recipe::Ranking {
-                model: RankingModelConfig::default(),
-                train: TrainConfig::default(),
-                multitask: None,
-            }
+            AnyRecipe::Ranking(RankingRecipe::default())
         );
-        let Recipe::Ranking {
-            model, multitask, ..
-        } = Preset::Multitask.recipe()
-        else {
+        let AnyRecipe::Ranking(r) = Preset::Multitask.recipe() else {
             panic!()
         };
-        assert_eq!(model.hidden_layers, vec![256, 128]);
-        assert!(multitask.unwrap().check().is_ok());
-        let Recipe::Features(f) = Preset::Features.recipe() else {
+        assert_eq!(r.model.hidden_layers, vec![256, 128]);
+        assert!(r.multitask.unwrap().check().is_ok());
+        let AnyRecipe::Features(f) = Preset::Features.recipe() else {
             panic!()
         };
-        assert!(f.check().is_ok() && f.network.cross_layers > 0);
-        for p in [Preset::MfSgd, Preset::Best] {
-            let Recipe::Mf(r) = p.recipe() else { panic!() };
-            match r.trainer {
-                MfTrainer::Bpmf(c) => assert!(c.check().is_ok()),
-                MfTrainer::Sgd(c) => assert!(c.check().is_ok()),
-            }
+        assert!(f.network.cross_layers > 0);
+        for p in Preset::ALL {
+            assert!(p.recipe().check().is_ok(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn a_flag_no_recipe_of_the_preset_takes_names_the_presets_that_do() {
+        let flags = Overrides {
+            samples: Some(3),
+            ..Overrides::default()
+        };
+        let err = Preset::MfSgd
+            .recipe()
+            .with_flags("mf-sgd", flags)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--samples") && err.contains("best"), "{err}");
+        let flags = Overrides {
+            epochs: Some(2),
+            ..Overrides::default()
+        };
+        assert!(
+            Preset::Tutorial
+                .recipe()
+                .with_flags("tutorial", flags)
+                .is_ok()
+        );
     }
 }

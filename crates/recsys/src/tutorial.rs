@@ -10,8 +10,11 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::artifact::{self, TrainingRecord};
+use crate::contract::Model;
+use crate::kinds::AnyRecipe;
+use crate::kinds::ranking::RankingRecipe;
 use crate::kinds::ranking::{RankingModel, RankingModelConfig};
-use crate::train::{EpochReport, Metrics, TrainConfig};
+use crate::train::{EpochReport, Metrics, Schedule};
 use crate::workflow::{DataSpec, JobObserver};
 
 /// The user the tutorial ranks movies for.
@@ -36,8 +39,8 @@ pub struct TutorialConfig {
     pub test_size: usize,
     /// Model shape.
     pub model: RankingModelConfig,
-    /// Training recipe; its seed also seeds the split.
-    pub train: TrainConfig,
+    /// The schedule; its seed also seeds the split.
+    pub train: Schedule,
     /// Where the model is saved.
     pub out: PathBuf,
 }
@@ -49,7 +52,7 @@ impl Default for TutorialConfig {
             train_size: 80_000,
             test_size: 20_000,
             model: RankingModelConfig::default(),
-            train: TrainConfig::default(),
+            train: Schedule::default(),
             out: PathBuf::from("recsys-tutorial-model"),
         }
     }
@@ -163,20 +166,22 @@ pub fn run(config: &TutorialConfig, observer: &mut dyn JobObserver) -> Result<Tu
         "Exporting: saving the model to {}",
         config.out.display()
     ));
+    let recipe = RankingRecipe {
+        model: config.model.clone(),
+        schedule: tc.clone(),
+        ..RankingRecipe::default()
+    };
     let record = TrainingRecord {
         data: loaded.source,
-        config: tc.clone(),
-        init_weights: None,
+        recipe: Some(AnyRecipe::Ranking(recipe)),
         epochs: history.epochs.clone(),
         test: Some(test),
-        recipe: None,
-        multitask: None,
-        features: None,
+        test_retrieval: None,
     };
     artifact::save(&model, Some(&record), &config.out)?;
 
     observer.narrate("Loading it back and predicting");
-    let reloaded = artifact::load(&config.out)?.model;
+    let reloaded = artifact::load::<RankingModel>(&config.out)?.model;
     let score = |m: &RankingModel| -> Result<f32> {
         Ok(m.predict(&[TUTORIAL_USER], &[TUTORIAL_RELOAD_TITLE])?[0])
     };

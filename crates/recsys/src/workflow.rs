@@ -1,33 +1,27 @@
-//! Whole jobs built from the pieces: where the data comes from, train-and-save, and evaluating
-//! a saved model. The CLI calls these, so that what it does is also available from Rust.
+//! Whole jobs built from the pieces: where the data comes from, train-and-save for any
+//! recipe, and evaluating a saved model of any kind. The CLI calls these, so that what it does
+//! is also available from Rust.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use recsys_data::{
-    ColumnNames, DownloadObserver, EncodedRatings, Encoder, MovieLens100k, NoProgress, Rating,
-    RowMap, Spool, SpoolShuffle, Vocabulary,
+    ColumnNames, DownloadObserver, Encoder, MovieLens100k, NoProgress, Rating, RowMap, SideInfo,
+    Spool, SpoolShuffle, Vocabulary,
 };
 use serde::Serialize;
 
-use crate::artifact::{self, DataSource, MultitaskRecord, TrainingRecord};
-use crate::kinds::ranking::multitask::{self, MultitaskWeights, RetrievalReport};
-use crate::kinds::ranking::weights;
-use crate::kinds::ranking::{RankingModel, RankingModelConfig};
-use crate::train::{self, EpochReport, Examples, Metrics, TrainConfig, TrainObserver};
+use crate::artifact::{self, DataSource, TrainingRecord};
+use crate::contract::{DataRows, FitSeconds, Labeled, Model, TrainData};
+use crate::kinds::AnyRecipe;
+use crate::train::{EpochReport, Examples, Metrics, RetrievalReport, TrainObserver};
 use crate::{Error, Result};
-
-mod features;
-mod mf;
-pub use features::{FeatureTrainJob, train_features_and_save};
-pub use mf::{MfTrainJob, train_mf_and_save};
 
 /// Receives everything a job reports: narration, download progress, training progress.
 /// The library never prints; the CLI implements this with progress bars on stderr.
-pub trait JobObserver: TrainObserver + DownloadObserver {
-    /// A step of the job begins; `what` says what happens.
-    fn narrate(&mut self, _what: &str) {}
-}
+pub trait JobObserver: TrainObserver + DownloadObserver {}
+
+impl<T: TrainObserver + DownloadObserver> JobObserver for T {}
 
 /// A [`JobObserver`] that ignores everything.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,8 +40,6 @@ impl DownloadObserver for Quiet {
         NoProgress.finish()
     }
 }
-
-impl JobObserver for Quiet {}
 
 /// Finds MovieLens 100k: `data_dir`, else `RECSYS_DATA_DIR`, else the cache (downloading into
 /// it with progress reported to `progress`).
@@ -88,7 +80,8 @@ pub enum DataSpec {
         columns: ColumnNames,
         /// Stream the files instead of holding them (`--stream`): spool them to a temporary
         /// file once, through a shuffle buffer of this many rows, and read a batch at a time
-        /// (see [`recsys_data::Spool`]). Only the ranking model trains this way.
+        /// (see [`recsys_data::Spool`]). Only recipes that [stream](AnyRecipe::streams) take
+        /// it.
         stream: Option<usize>,
     },
 }
@@ -111,18 +104,6 @@ pub struct LoadedData {
     pub titles: Vocabulary,
     /// Where they came from, for the manifest.
     pub source: DataSource,
-}
-
-impl From<EncodedRatings> for Examples {
-    /// Takes the columns as they are (no copy): the ids must already be vocabulary rows
-    /// (after [`Encoder::finish`]).
-    fn from(rows: EncodedRatings) -> Self {
-        Examples {
-            users: rows.users,
-            titles: rows.titles,
-            ratings: rows.ratings,
-        }
-    }
 }
 
 impl DataSpec {
@@ -150,8 +131,7 @@ impl DataSpec {
                 stream: Some(_), ..
             } => {
                 return Err(Error::InvalidInput(
-                    "--stream trains the tutorial's ranking model; this recipe holds its \
-                     examples in memory"
+                    "--stream spools the files (DataSpec::spool); load reads them into memory"
                         .into(),
                 ));
             }
@@ -164,7 +144,7 @@ impl DataSpec {
                 let train_rows = encoder.read_file(train, columns)?;
                 let test_rows = match test {
                     Some(t) => encoder.read_file(t, columns)?,
-                    None => EncodedRatings::default(),
+                    None => Examples::default(),
                 };
                 (
                     train_rows,
@@ -176,8 +156,8 @@ impl DataSpec {
         // Vocabularies over train ∪ test, as the tutorial builds them from all ratings.
         let (users, titles) = encoder.finish(&mut [&mut train, &mut test]);
         Ok(LoadedData {
-            train: train.into(),
-            test: test.into(),
+            train,
+            test,
             users,
             titles,
             source,
@@ -296,74 +276,16 @@ impl DataSpec {
     }
 }
 
-/// The examples of a job: in memory, or spooled for `--stream`.
-enum JobData {
-    Memory {
-        train: Examples,
-        test: Examples,
-    },
-    Spooled {
-        train: Spool,
-        test: Spool,
-        map: RowMap,
-    },
-}
-
-impl JobData {
-    fn lens(&self) -> (usize, usize) {
-        match self {
-            JobData::Memory { train, test } => (train.len(), test.len()),
-            JobData::Spooled { train, test, .. } => (train.len(), test.len()),
-        }
-    }
-}
-
-/// Reads the job's data as its spec says: the examples, the vocabularies and the source.
-fn load_job_data(
-    job: &TrainJob,
-    config: &train::ValidTrainConfig,
-    observer: &mut dyn JobObserver,
-) -> Result<(JobData, Vocabulary, Vocabulary, DataSource)> {
-    let cfg = config.get();
-    if !job.data.streams() {
-        let d = job.data.load(cfg.seed, observer)?;
-        let data = JobData::Memory {
-            train: d.train,
-            test: d.test,
-        };
-        return Ok((data, d.users, d.titles, d.source));
-    }
-    if job.multitask.is_some() {
-        return Err(Error::InvalidInput(
-            "--stream trains the ranking model alone; multitask training holds its examples in \
-             memory"
-                .into(),
-        ));
-    }
-    let shuffle = cfg.shuffle.then(|| train::shuffle_seed(cfg.seed));
-    let d = job.data.spool(shuffle)?;
-    let data = JobData::Spooled {
-        train: d.train,
-        test: d.test,
-        map: d.map,
-    };
-    Ok((data, d.users, d.titles, d.source))
-}
-
-/// A training job: data, model shape, recipe, optional starting weights, output directory.
+/// A training job: data, recipe, output directory.
 #[derive(Debug, Clone)]
 pub struct TrainJob {
     /// The data.
     pub data: DataSpec,
-    /// Model shape.
-    pub model: RankingModelConfig,
-    /// Training recipe.
-    pub train: TrainConfig,
-    /// Start from these weights (safetensors, parity-fixture names) instead of the seed.
-    pub init_weights: Option<PathBuf>,
-    /// Train for rating and retrieval at once with these loss weights (TFRS's multitask
-    /// tutorial) instead of rating alone; the model saved is the same ranking model.
-    pub multitask: Option<MultitaskWeights>,
+    /// How to train, and what.
+    pub recipe: AnyRecipe,
+    /// A folder holding `ml-100k/`, whose `u.user`, `u.item` (and `u.data`) give side
+    /// information to recipes that read it (else `RECSYS_DATA_DIR`, else the cache).
+    pub side_dir: Option<PathBuf>,
     /// Save the trained model here.
     pub out: PathBuf,
 }
@@ -375,8 +297,8 @@ pub struct TrainOutcome {
     pub epochs: Vec<EpochReport>,
     /// Test metrics, when there was a test set.
     pub test: Option<Metrics>,
-    /// A multitask model's retrieval metrics on the test set (top-K accuracy over the
-    /// catalogue).
+    /// Retrieval metrics on the test set (top-K accuracy over the catalogue), for recipes
+    /// that train a retrieval task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retrieval: Option<RetrievalReport>,
     /// Where the model was saved.
@@ -410,108 +332,95 @@ pub struct Timings {
     pub save_seconds: f64,
 }
 
-/// Loads the data, trains, evaluates on the test set if there is one, and saves the model.
+/// Checks the recipe, loads the data, trains, evaluates on the test set if there is one, and
+/// saves the model — of whichever kind the recipe trains.
 pub fn train_and_save(job: &TrainJob, observer: &mut dyn JobObserver) -> Result<TrainOutcome> {
-    let config = job.train.clone().check()?;
-    job.model.check()?;
-    let weights = job.multitask.map(MultitaskWeights::check).transpose()?;
-    let clock = Instant::now();
-    let (data, users_vocab, titles_vocab, source) = load_job_data(job, &config, observer)?;
-    let load_seconds = clock.elapsed().as_secs_f64();
-    let (users, titles) = (users_vocab.num_rows() - 1, titles_vocab.num_rows() - 1);
-    let (train_examples, test_examples) = data.lens();
-
-    let clock = Instant::now();
-    let seed = config.get().seed;
-    let mut model = RankingModel::new(job.model.clone(), users_vocab, titles_vocab, seed)?;
-    if let Some(path) = &job.init_weights {
-        weights::load_safetensors_file(&mut model, path)?;
+    // Everything is checked before any data is read.
+    let valid = job.recipe.check()?;
+    if job.data.streams() && !job.recipe.streams() {
+        return Err(Error::InvalidInput(
+            "--stream trains the ranking model alone: multitask training, biased MF and the \
+             feature model hold their examples in memory"
+                .into(),
+        ));
     }
-    let init_seconds = clock.elapsed().as_secs_f64();
-
     let clock = Instant::now();
-    let mut data = data;
-    let history = match (&mut data, &weights) {
-        (JobData::Memory { train, .. }, Some(w)) => {
-            multitask::fit(&mut model, std::mem::take(train), &config, w, observer)?
-        }
-        (JobData::Memory { train, .. }, None) => {
-            crate::kinds::ranking::fit_owned(&mut model, std::mem::take(train), &config, observer)?
-        }
-        (JobData::Spooled { train, map, .. }, _) => {
-            crate::kinds::ranking::fit_spooled(&mut model, train, map, &config, observer)?
-        }
-    };
-    let fit_seconds = clock.elapsed().as_secs_f64();
-
-    let clock = Instant::now();
-    let (test, retrieval) = match &mut data {
-        JobData::Memory { test, .. } => evaluate_job(&model, test, weights.is_some())?,
-        JobData::Spooled { test, .. } if test.is_empty() => (None, None),
-        JobData::Spooled { test, map, .. } => (
-            Some(crate::kinds::ranking::evaluate_spooled(
-                &model, test, map, 4096,
-            )?),
-            None,
-        ),
-    };
-    let evaluate_seconds = clock.elapsed().as_secs_f64();
-    drop(data);
-
+    let (data, source) = load_train_data(job, observer)?;
+    let load_seconds = clock.elapsed().as_secs_f64();
+    let (train_examples, test_examples) = data.rows.lens();
+    let (users, titles) = (data.users.values().len(), data.titles.values().len());
+    let fitted = valid.fit(data, observer)?;
     let clock = Instant::now();
     let record = TrainingRecord {
         data: source,
-        config: config.get().clone(),
-        init_weights: job.init_weights.clone(),
-        epochs: history.epochs.clone(),
-        test,
-        recipe: None,
-        multitask: weights.map(|w| MultitaskRecord {
-            weights: w.get(),
-            test_retrieval: retrieval.clone(),
-        }),
-        features: None,
+        recipe: Some(job.recipe.clone()),
+        epochs: fitted.epochs.clone(),
+        test: fitted.test,
+        test_retrieval: fitted.test_retrieval.clone(),
     };
-    artifact::save(&model, Some(&record), &job.out)?;
-    let timings = Timings {
-        load_seconds,
-        init_seconds,
-        fit_seconds,
-        evaluate_seconds,
-        save_seconds: clock.elapsed().as_secs_f64(),
-    };
+    artifact::save_any(&fitted.model, Some(&record), &job.out)?;
+    let FitSeconds {
+        init,
+        fit,
+        evaluate,
+    } = fitted.seconds;
     Ok(TrainOutcome {
-        epochs: history.epochs,
-        test,
-        retrieval,
+        epochs: fitted.epochs,
+        test: fitted.test,
+        retrieval: fitted.test_retrieval,
         model_dir: job.out.clone(),
         train_examples,
         test_examples,
         users,
         titles,
-        parameters: model.num_parameters(),
-        timings,
+        parameters: fitted.model.num_parameters(),
+        timings: Timings {
+            load_seconds,
+            init_seconds: init,
+            fit_seconds: fit,
+            evaluate_seconds: evaluate,
+            save_seconds: clock.elapsed().as_secs_f64(),
+        },
     })
 }
 
-/// The test metrics of a trained ranking model, with the retrieval task's when it was trained
-/// as a multitask model; `None` without a test set.
-fn evaluate_job(
-    model: &RankingModel,
-    test: &Examples,
-    multitask: bool,
-) -> Result<(Option<Metrics>, Option<RetrievalReport>)> {
-    Ok(match (test.is_empty(), multitask) {
-        (true, _) => (None, None),
-        (false, false) => (
-            Some(crate::kinds::ranking::evaluate(model, test, 4096)?),
-            None,
-        ),
-        (false, true) => {
-            let m = multitask::evaluate(model, test, 4096)?;
-            (Some(m.rating), Some(m.retrieval))
-        }
-    })
+/// Reads the job's data as its spec says (spooled for `--stream`, its shuffle seeded by the
+/// recipe), and locates the side information for recipes that read it.
+fn load_train_data(
+    job: &TrainJob,
+    observer: &mut dyn JobObserver,
+) -> Result<(TrainData, DataSource)> {
+    let seed = job.recipe.seed();
+    let side_dir = match job.recipe.reads_side_information() {
+        true => Some(locate_movielens(job.side_dir.as_deref(), observer)?),
+        false => None,
+    };
+    if job.data.streams() {
+        let d = job.data.spool(job.recipe.spool_shuffle_seed())?;
+        let rows = DataRows::Spooled {
+            train: d.train,
+            test: d.test,
+            map: d.map,
+        };
+        let data = TrainData {
+            users: d.users,
+            titles: d.titles,
+            rows,
+            side_dir,
+        };
+        return Ok((data, d.source));
+    }
+    let d = job.data.load(seed, observer)?;
+    let data = TrainData {
+        users: d.users,
+        titles: d.titles,
+        rows: DataRows::Memory {
+            train: d.train,
+            test: d.test,
+        },
+        side_dir,
+    };
+    Ok((data, d.source))
 }
 
 /// Evaluates the model (of any kind) saved in `dir` on `test` ratings, or, without them, on the
@@ -527,17 +436,30 @@ pub fn evaluate_saved(
     progress: &mut dyn DownloadObserver,
 ) -> Result<Metrics> {
     let saved = artifact::load_any(dir)?;
-    let mut rows = test_ratings(dir, &saved.manifest, test, data_dir, progress)?;
-    if let artifact::AnyModel::Features(m) = &saved.model
-        && m.config.uses_timestamp()
-    {
-        // Interaction files have no times: join them from u.data, as training did.
-        let side = recsys_data::SideInfo::load(&locate_movielens(data_dir, progress)?)?;
-        for r in rows.iter_mut().filter(|r| r.timestamp.is_none()) {
-            r.timestamp = side.timestamp(&r.user_id, &r.movie_title);
+    let ratings = test_ratings(dir, &saved.manifest, test, data_dir, progress)?;
+    let mut encoder = Encoder::new();
+    let mut examples = encoder.encode_ratings(&ratings);
+    drop(ratings);
+    let (users, titles) = encoder.finish(&mut [&mut examples]);
+    // Interaction files have no times: join them from u.data, as training did.
+    let joined = match saved.model.reads_times() && examples.timestamps.is_none() {
+        true => {
+            let side = SideInfo::load(&locate_movielens(data_dir, progress)?)?;
+            fn text(v: &Vocabulary, r: u32) -> &str {
+                v.value(r).unwrap_or("")
+            }
+            let times = (examples.users.iter().zip(&examples.titles))
+                .map(|(&u, &t)| side.timestamp(text(&users, u), text(&titles, t)));
+            Some(times.collect::<Vec<_>>())
         }
-    }
-    saved.model.evaluate(&rows)
+        false => None,
+    };
+    saved.model.evaluate(&Labeled {
+        examples: &examples,
+        users: &users,
+        titles: &titles,
+        times: joined.as_deref(),
+    })
 }
 
 /// The ratings a saved model is evaluated on: `test` if given, else the test split its

@@ -10,9 +10,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use recsys::data::Vocabulary;
-use recsys::kinds::ranking::fit;
+use recsys::kinds::ranking::{FirstLayer, fit_with};
 use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
-use recsys::train::{EpochReport, Examples, FirstLayer, TrainConfig, TrainObserver};
+use recsys::train::{EpochReport, Examples, Schedule, TrainObserver};
 
 struct Counting;
 
@@ -83,6 +83,7 @@ fn warm_training_steps_allocate_only_inside_the_fallback_gemm_crate_on_both_path
         users: (0..n).map(|i| (i * 7 % 300) as u32 + 1).collect(),
         titles: (0..n).map(|i| (i * 13 % 200) as u32 + 1).collect(),
         ratings: (0..n).map(|i| (i % 5) as f32 + 1.0).collect(),
+        timestamps: None,
     };
     // A small model (single-threaded products) and the tutorial's (multi-threaded products),
     // each on both first-layer paths; batches leave a ragged last step.
@@ -95,14 +96,21 @@ fn warm_training_steps_allocate_only_inside_the_fallback_gemm_crate_on_both_path
             };
             let mut model =
                 RankingModel::new(config, model_users.clone(), model_titles.clone(), 1).unwrap();
-            let train = TrainConfig {
+            let train = Schedule {
                 epochs: 3,
                 batch_size,
-                first_layer,
-                ..TrainConfig::default()
+                ..Schedule::default()
             };
             let mut rec = Recorder::default();
-            fit(&mut model, &examples, &train.check().unwrap(), &mut rec).unwrap();
+            let data = std::borrow::Cow::Borrowed(&examples);
+            fit_with(
+                &mut model,
+                data,
+                &train.check().unwrap(),
+                first_layer,
+                &mut rec,
+            )
+            .unwrap();
             check(&rec, &format!("dim {embedding_dim}, {first_layer:?}"));
         }
     }
@@ -137,10 +145,10 @@ fn warm_streamed_steps_allocate_nothing_of_their_own() {
         hidden_layers: vec![16, 8],
     };
     let mut model = RankingModel::new(config, users, titles, 1).unwrap();
-    let train = TrainConfig {
+    let train = Schedule {
         epochs: 3,
         batch_size: 96,
-        ..TrainConfig::default()
+        ..Schedule::default()
     };
     let mut rec = Recorder::default();
     recsys::kinds::ranking::fit_spooled(

@@ -9,8 +9,11 @@ use std::path::Path;
 use recsys::data::ColumnNames;
 use recsys::kinds::ranking::weights::load_safetensors_file;
 use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
-use recsys::kinds::ranking::{evaluate, fit};
-use recsys::train::{Examples, FirstLayer, Silent, TrainConfig};
+use std::borrow::Cow;
+
+use recsys::contract::Model;
+use recsys::kinds::ranking::{FirstLayer, evaluate, fit_with};
+use recsys::train::{Examples, Schedule, Shuffle, Silent, ValidSchedule};
 use recsys::workflow::{DataSpec, Quiet};
 use serde_json::Value;
 
@@ -50,12 +53,11 @@ fn setup(peers: &Path) -> (RankingModel, Examples, Examples) {
     (model, data.train, data.test)
 }
 
-fn tutorial_recipe(epochs: usize, first_layer: FirstLayer) -> recsys::train::ValidTrainConfig {
-    TrainConfig {
+fn tutorial_recipe(epochs: usize) -> ValidSchedule {
+    Schedule {
         epochs,
-        shuffle: false,
-        first_layer,
-        ..TrainConfig::default()
+        shuffle: Shuffle::Off,
+        ..Schedule::default()
     }
     .check()
     .unwrap()
@@ -73,7 +75,8 @@ fn three_epochs_match_tensorflow() {
     for path in [FirstLayer::PerDistinctId, FirstLayer::PerExample] {
         let (mut model, train, test) = setup(&peers);
 
-        let history = fit(&mut model, &train, &tutorial_recipe(3, path), &mut Silent).unwrap();
+        let (data, recipe) = (Cow::Borrowed(&train), tutorial_recipe(3));
+        let history = fit_with(&mut model, data, &recipe, path, &mut Silent).unwrap();
         let want_rmse = trace["fit_history"]["root_mean_squared_error"]
             .as_array()
             .unwrap();
@@ -129,11 +132,13 @@ fn first_step_matches_tensorflow_weight_for_weight() {
             users: train.users[..8192].to_vec(),
             titles: train.titles[..8192].to_vec(),
             ratings: train.ratings[..8192].to_vec(),
+            timestamps: None,
         };
-        fit(
+        fit_with(
             &mut model,
-            &one_step,
-            &tutorial_recipe(1, path),
+            Cow::Owned(one_step),
+            &tutorial_recipe(1),
+            path,
             &mut Silent,
         )
         .unwrap();

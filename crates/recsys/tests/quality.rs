@@ -5,8 +5,9 @@
 mod common;
 
 use recsys::data::ColumnNames;
-use recsys::kinds::ranking::RankingModelConfig;
-use recsys::train::TrainConfig;
+use recsys::kinds::AnyRecipe;
+use recsys::kinds::ranking::RankingRecipe;
+use recsys::train::Schedule;
 use recsys::workflow::{DataSpec, Quiet, TrainJob, train_and_save};
 
 #[test]
@@ -24,13 +25,14 @@ fn five_seeds_land_in_the_tfrs_band() {
                 columns: ColumnNames::default(),
                 stream: None,
             },
-            model: RankingModelConfig::default(),
-            train: TrainConfig {
-                seed,
-                ..TrainConfig::default()
-            },
-            init_weights: None,
-            multitask: None,
+            recipe: AnyRecipe::Ranking(RankingRecipe {
+                schedule: Schedule {
+                    seed,
+                    ..Schedule::default()
+                },
+                ..RankingRecipe::default()
+            }),
+            side_dir: None,
             out: out.path().join(format!("seed{seed}")),
         };
         let outcome = train_and_save(&job, &mut Quiet).unwrap();

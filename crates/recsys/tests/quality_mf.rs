@@ -5,34 +5,32 @@
 mod common;
 
 use recsys::data::ColumnNames;
-use recsys::kinds::mf::MfTrainer;
-use recsys::preset::{Preset, Recipe};
-use recsys::workflow::{DataSpec, MfTrainJob, Quiet, train_mf_and_save};
+use recsys::kinds::AnyRecipe;
+use recsys::preset::Preset;
+use recsys::workflow::{DataSpec, Quiet, TrainJob, train_and_save};
 
 #[test]
 fn a_shortened_best_preset_beats_svd_on_tfrs_split() {
     let Some(peers) = common::peers_dir() else {
         return;
     };
-    let Recipe::Mf(mut recipe) = Preset::Best.recipe() else {
-        panic!("best trains a biased MF")
-    };
-    let MfTrainer::Bpmf(c) = &mut recipe.trainer else {
-        panic!("best samples")
+    let AnyRecipe::Bpmf(mut c) = Preset::Best.recipe() else {
+        panic!("best samples a biased MF")
     };
     (c.burn_in, c.samples) = (10, 30);
     let out = tempfile::tempdir().unwrap();
-    let job = MfTrainJob {
+    let job = TrainJob {
         data: DataSpec::Files {
             train: peers.join("split/train.tsv"),
             test: Some(peers.join("split/test.tsv")),
             columns: ColumnNames::default(),
             stream: None,
         },
-        recipe,
+        recipe: AnyRecipe::Bpmf(c),
+        side_dir: None,
         out: out.path().join("best"),
     };
-    let rmse = train_mf_and_save(&job, &mut Quiet)
+    let rmse = train_and_save(&job, &mut Quiet)
         .unwrap()
         .test
         .unwrap()

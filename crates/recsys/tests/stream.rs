@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use recsys::artifact;
 use recsys::data::{ColumnNames, SynthSpec, write_synthetic};
-use recsys::kinds::ranking::RankingModelConfig;
+use recsys::kinds::AnyRecipe;
 use recsys::kinds::ranking::multitask::MultitaskWeights;
-use recsys::train::TrainConfig;
+use recsys::kinds::ranking::{RankingModel, RankingModelConfig, RankingRecipe};
+use recsys::train::Schedule;
 use recsys::workflow::{DataSpec, Quiet, TrainJob, TrainOutcome, train_and_save};
 
 /// A synthetic train file of 6,000 rows and a test file of 1,500 (different seeds).
@@ -34,18 +35,28 @@ fn job(train: &Path, test: &Path, stream: Option<usize>, out: PathBuf) -> TrainJ
             columns: ColumnNames::default(),
             stream,
         },
-        model: RankingModelConfig {
-            embedding_dim: 8,
-            hidden_layers: vec![16, 8],
-        },
-        train: TrainConfig {
-            epochs: 2,
-            batch_size: 512,
-            ..TrainConfig::default()
-        },
-        init_weights: None,
-        multitask: None,
+        recipe: AnyRecipe::Ranking(RankingRecipe {
+            model: RankingModelConfig {
+                embedding_dim: 8,
+                hidden_layers: vec![16, 8],
+            },
+            schedule: Schedule {
+                epochs: 2,
+                batch_size: 512,
+                ..Schedule::default()
+            },
+            ..RankingRecipe::default()
+        }),
+        side_dir: None,
         out,
+    }
+}
+
+/// The ranking recipe of `job`.
+fn ranking(job: &mut TrainJob) -> &mut RankingRecipe {
+    match &mut job.recipe {
+        AnyRecipe::Ranking(r) => r,
+        other => panic!("{other:?}"),
     }
 }
 
@@ -81,8 +92,8 @@ fn a_stream_that_fits_its_buffer_trains_the_in_memory_model_exactly() {
         )
     };
     assert_eq!(metrics(&streamed), metrics(&memory));
-    let a = artifact::load(&dir.path().join("memory")).unwrap();
-    let b = artifact::load(&dir.path().join("streamed")).unwrap();
+    let a = artifact::load::<RankingModel>(&dir.path().join("memory")).unwrap();
+    let b = artifact::load::<RankingModel>(&dir.path().join("streamed")).unwrap();
     assert_eq!(a.model, b.model, "bit-identical weights and vocabularies");
     let recorded = serde_json::to_value(&b.manifest.training.unwrap().data).unwrap();
     assert_eq!(recorded["stream_shuffle_buffer"], 1_000_000);
@@ -93,7 +104,7 @@ fn a_small_shuffle_buffer_still_trains_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let (train_file, test_file) = files(dir.path());
     let mut small = job(&train_file, &test_file, Some(100), dir.path().join("small"));
-    small.train.epochs = 5;
+    ranking(&mut small).schedule.epochs = 5;
     let outcome = train(&small);
     assert_eq!(outcome.train_examples, 6_000);
     assert!(outcome.epochs.iter().all(|e| e.metrics.examples == 6_000));
@@ -109,7 +120,7 @@ fn what_needs_the_examples_in_memory_is_refused_with_stream() {
     let dir = tempfile::tempdir().unwrap();
     let (train_file, test_file) = files(dir.path());
     let mut validation = job(&train_file, &test_file, Some(1_000), dir.path().join("v"));
-    validation.train.validation_fraction = 0.1;
+    ranking(&mut validation).schedule.validation_fraction = 0.1;
     let err = train_and_save(&validation, &mut Quiet)
         .unwrap_err()
         .to_string();
@@ -119,7 +130,7 @@ fn what_needs_the_examples_in_memory_is_refused_with_stream() {
     );
 
     let mut multitask = job(&train_file, &test_file, Some(1_000), dir.path().join("m"));
-    multitask.multitask = Some(MultitaskWeights::default());
+    ranking(&mut multitask).multitask = Some(MultitaskWeights::default());
     let err = train_and_save(&multitask, &mut Quiet)
         .unwrap_err()
         .to_string();

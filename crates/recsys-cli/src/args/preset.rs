@@ -1,27 +1,21 @@
-//! `recsys train --preset`: the named recipes and the biased-MF flags, converted once (with
-//! the recipe flags) into the library's [`Recipe`].
+//! `recsys train --preset`: the presets as flag values, the flags only some recipes take, and
+//! the one function that lays every flag given over the preset's recipe (the library's
+//! [`Overrides`]; each recipe takes the flags it has, and any other is an error naming it).
 
-use clap::{Args, ValueEnum};
-use recsys::kinds::features::FeatureRecipe;
-use recsys::kinds::mf::MfTrainer;
-use recsys::preset::{Preset, Recipe};
-use recsys::train::TrainConfig;
+use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use recsys::contract::Overrides;
+use recsys::kinds::AnyRecipe;
+use recsys::preset::Preset;
+use recsys::train::Shuffle;
 
-use super::TrainArgs;
+use super::{OptimizerArg, TrainArgs};
 
-/// The presets, as flag values (see `recsys::preset::Preset`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PresetArg {
-    /// The TFRS ranking tutorial's model and recipe (the default).
-    Tutorial,
-    /// Biased matrix factorization by SGD with L2 and early stopping.
-    MfSgd,
-    /// Bayesian biased matrix factorization by Gibbs sampling: the most accurate.
-    Best,
-    /// TFRS's multitask tutorial: the ranking model trained for rating and retrieval at once.
-    Multitask,
-    /// Side features (configs/features.toml) with a DCN-v2 cross layer.
-    Features,
+/// `--preset`'s values: the library's presets, each with its summary as help.
+pub fn parser() -> impl TypedValueParser<Value = Preset> {
+    let values = Preset::ALL.map(|p| PossibleValue::new(p.name()).help(p.summary()));
+    PossibleValuesParser::new(values)
+        .map(|name| Preset::from_name(&name).expect("a listed preset name"))
 }
 
 /// Multitask settings (preset multitask). Unset flags take the preset's values.
@@ -72,174 +66,51 @@ pub struct MfArgs {
     pub patience: Option<usize>,
 }
 
-impl From<PresetArg> for Preset {
-    fn from(p: PresetArg) -> Self {
-        match p {
-            PresetArg::Tutorial => Preset::Tutorial,
-            PresetArg::MfSgd => Preset::MfSgd,
-            PresetArg::Best => Preset::Best,
-            PresetArg::Multitask => Preset::Multitask,
-            PresetArg::Features => Preset::Features,
-        }
-    }
-}
-
-/// `Err` naming the first flag in `given` that was set: it does not apply to this preset.
-fn refuse(preset: &str, given: &[(&str, bool)], hint: &str) -> anyhow::Result<()> {
-    match given.iter().find(|(_, set)| *set) {
-        Some((flag, _)) => anyhow::bail!("--{flag} does not apply to --preset {preset}; {hint}"),
-        None => Ok(()),
-    }
-}
-
 impl TrainArgs {
-    /// The recipe: the preset's values, overridden by every flag given (checked later, by the
-    /// library). A flag that does not apply to the preset is an error naming it.
-    pub fn recipe(&self) -> anyhow::Result<Recipe> {
-        let (r, m) = (&self.recipe, &self.mf);
-        let name = self.preset.to_possible_value().expect("no skipped values");
-        let name = name.get_name();
-        let ranking_only = [
-            ("embedding-dim", r.embedding_dim.is_some()),
-            ("layers", r.layers.is_some()),
-            ("no-shuffle", r.no_shuffle),
-            ("init-weights", self.init_weights.is_some()),
-        ];
-        let sgd_only = [
-            ("epochs", r.epochs.is_some()),
-            ("batch-size", r.batch_size.is_some()),
-            ("learning-rate", r.learning_rate.is_some()),
-            ("optimizer", r.optimizer.is_some()),
-            ("learning-rate-decay", m.learning_rate_decay.is_some()),
-            ("factor-l2", m.factor_l2.is_some()),
-            ("bias-l2", m.bias_l2.is_some()),
-            ("init-std", m.init_std.is_some()),
-            ("patience", m.patience.is_some()),
-        ];
-        let bpmf_only = [
-            ("burn-in", m.burn_in.is_some()),
-            ("samples", m.samples.is_some()),
-            ("noise-precision", m.noise_precision.is_some()),
-        ];
-        let weight_flags = [
-            ("rating-weight", self.multitask.rating_weight.is_some()),
-            (
-                "retrieval-weight",
-                self.multitask.retrieval_weight.is_some(),
-            ),
-        ];
-        let mut recipe = match &self.features {
-            Some(path) => {
-                if !matches!(self.preset, PresetArg::Tutorial | PresetArg::Features) {
-                    anyhow::bail!(
-                        "--features RECIPE.toml trains the feature model; drop --preset {name}"
-                    );
-                }
-                Recipe::Features(FeatureRecipe::read(path)?)
-            }
-            None => Preset::from(self.preset).recipe(),
-        };
-        let name = if self.features.is_some() {
-            "features"
-        } else {
-            name
-        };
-        match &mut recipe {
-            Recipe::Ranking {
-                model,
-                train,
-                multitask,
-            } => {
-                let mf_flags = [
-                    ("factors", m.factors.is_some()),
-                    ("factor-l2", m.factor_l2.is_some()),
-                    ("bias-l2", m.bias_l2.is_some()),
-                    ("init-std", m.init_std.is_some()),
-                ];
-                let hint = "it trains the ranking model (use --preset mf-sgd or best for MF)";
-                refuse(name, &[&mf_flags[..], &bpmf_only].concat(), hint)?;
-                *model = r.model_over(model.clone());
-                *train = TrainConfig {
-                    learning_rate_decay: m.learning_rate_decay.unwrap_or(1.0),
-                    validation_fraction: m.validation_fraction.unwrap_or(0.0),
-                    patience: m.patience.unwrap_or(0),
-                    ..r.train()
-                };
-                match multitask {
-                    Some(w) => {
-                        let t = &self.multitask;
-                        w.rating_weight = t.rating_weight.unwrap_or(w.rating_weight);
-                        w.retrieval_weight = t.retrieval_weight.unwrap_or(w.retrieval_weight);
-                    }
-                    None => refuse(name, &weight_flags, "use --preset multitask")?,
-                }
-            }
-            Recipe::Features(f) => {
-                let hint = "it trains the feature model (its recipe file sets the rest)";
-                refuse(name, &ranking_only, hint)?;
-                refuse(name, &weight_flags, "use --preset multitask")?;
-                refuse(name, &[&sgd_only[4..8], &bpmf_only].concat(), hint)?;
-                refuse(name, &[("factors", m.factors.is_some())], hint)?;
-                let t = &mut f.train;
-                t.epochs = r.epochs.unwrap_or(t.epochs);
-                t.batch_size = r.batch_size.unwrap_or(t.batch_size);
-                t.learning_rate = r.learning_rate.unwrap_or(t.learning_rate);
-                t.optimizer = r.optimizer.map_or(t.optimizer, |o| o.kind());
-                t.seed = r.seed.unwrap_or(t.seed);
-                t.validation_fraction = m.validation_fraction.unwrap_or(t.validation_fraction);
-                t.patience = m.patience.unwrap_or(t.patience);
-            }
-            Recipe::Mf(mf) => {
-                let hint = "it trains a biased MF (see --help)";
-                refuse(name, &ranking_only, hint)?;
-                refuse(name, &weight_flags, "use --preset multitask")?;
-                mf.validation_fraction = m.validation_fraction.unwrap_or(mf.validation_fraction);
-                match &mut mf.trainer {
-                    MfTrainer::Bpmf(c) => {
-                        refuse(
-                            name,
-                            &sgd_only,
-                            "Gibbs sampling has --burn-in and --samples",
-                        )?;
-                        c.factors = m.factors.unwrap_or(c.factors);
-                        c.burn_in = m.burn_in.unwrap_or(c.burn_in);
-                        c.samples = m.samples.unwrap_or(c.samples);
-                        c.noise_precision = m.noise_precision.unwrap_or(c.noise_precision);
-                        c.seed = r.seed.unwrap_or(c.seed);
-                    }
-                    MfTrainer::Sgd(c) => {
-                        refuse(name, &bpmf_only, "those are --preset best's")?;
-                        c.factors = m.factors.unwrap_or(c.factors);
-                        c.epochs = r.epochs.unwrap_or(c.epochs);
-                        c.batch_size = r.batch_size.unwrap_or(c.batch_size);
-                        c.learning_rate = r.learning_rate.unwrap_or(c.learning_rate);
-                        c.optimizer = r.optimizer.map_or(c.optimizer, |o| o.kind());
-                        c.learning_rate_decay =
-                            m.learning_rate_decay.unwrap_or(c.learning_rate_decay);
-                        c.factor_l2 = m.factor_l2.unwrap_or(c.factor_l2);
-                        c.bias_l2 = m.bias_l2.unwrap_or(c.bias_l2);
-                        c.init_std = m.init_std.unwrap_or(c.init_std);
-                        c.patience = m.patience.unwrap_or(c.patience);
-                        c.seed = r.seed.unwrap_or(c.seed);
-                    }
-                }
-            }
+    /// The values given on the command line, as the library's overrides.
+    fn overrides(&self) -> Overrides {
+        let (r, m, t) = (&self.recipe, &self.mf, &self.multitask);
+        Overrides {
+            epochs: r.epochs,
+            batch_size: r.batch_size,
+            optimizer: r.optimizer.map(OptimizerArg::kind),
+            learning_rate: r.learning_rate,
+            learning_rate_decay: m.learning_rate_decay,
+            seed: r.seed,
+            shuffle: r.no_shuffle.then_some(Shuffle::Off),
+            validation_fraction: m.validation_fraction,
+            patience: m.patience,
+            embedding_dim: r.embedding_dim,
+            layers: r.layers.clone(),
+            init_weights: self.init_weights.clone(),
+            factors: m.factors,
+            burn_in: m.burn_in,
+            samples: m.samples,
+            noise_precision: m.noise_precision,
+            factor_l2: m.factor_l2,
+            bias_l2: m.bias_l2,
+            init_std: m.init_std,
+            rating_weight: t.rating_weight,
+            retrieval_weight: t.retrieval_weight,
         }
-        let plain_ranking = matches!(
-            recipe,
-            Recipe::Ranking {
-                multitask: None,
-                ..
-            }
-        );
-        if self.stream && !plain_ranking {
+    }
+
+    /// The recipe: the preset's (or the `--features` file's), every flag given laid over it
+    /// (checked later, by the library). A flag the recipe does not have is an error naming it.
+    pub fn recipe(&self) -> anyhow::Result<AnyRecipe> {
+        let (recipe, name) = match &self.features {
+            Some(path) => (self.preset.with_feature_file(path)?, "features"),
+            None => (self.preset.recipe(), self.preset.name()),
+        };
+        let recipe = recipe.with_flags(name, self.overrides())?;
+        if self.stream && !recipe.streams() {
             anyhow::bail!(
                 "--stream does not apply to --preset {name}: it streams the training of the \
                  tutorial's ranking model; this recipe holds its examples in memory"
             );
         }
-        let side_information = matches!(recipe, Recipe::Features(_));
-        if self.train.is_some() && self.data.data_dir.is_some() && !side_information {
+        if self.train.is_some() && self.data.data_dir.is_some() && !recipe.reads_side_information()
+        {
             anyhow::bail!(
                 "--data-dir does not apply with --train to --preset {name}: it locates MovieLens, \
                  and the files given are read as they are (only the feature model reads side \
@@ -255,9 +126,9 @@ mod tests {
     use super::super::{Cli, Command};
     use super::*;
     use clap::Parser;
-    use recsys::kinds::mf::MfRecipe;
+    use recsys::kinds::ranking::RankingRecipe;
 
-    fn recipe(args: &[&str]) -> anyhow::Result<Recipe> {
+    fn recipe(args: &[&str]) -> anyhow::Result<AnyRecipe> {
         let all = ["recsys", "train", "--out", "m"]
             .into_iter()
             .chain(args.iter().copied());
@@ -267,13 +138,18 @@ mod tests {
         t.recipe()
     }
 
+    fn ranking(args: &[&str]) -> RankingRecipe {
+        match recipe(args).unwrap() {
+            AnyRecipe::Ranking(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn no_preset_is_the_tutorial_and_flags_override_it() {
         assert_eq!(recipe(&[]).unwrap(), Preset::Tutorial.recipe());
-        let Recipe::Ranking { train, .. } = recipe(&["--epochs", "5"]).unwrap() else {
-            panic!()
-        };
-        assert_eq!(train.epochs, 5);
+        assert_eq!(ranking(&["--epochs", "5"]).schedule.epochs, 5);
+        assert_eq!(ranking(&["--no-shuffle"]).schedule.shuffle, Shuffle::Off);
     }
 
     #[test]
@@ -292,18 +168,11 @@ mod tests {
             "--factors",
             "4",
         ]);
-        let Recipe::Mf(MfRecipe {
-            trainer: MfTrainer::Bpmf(c),
-            ..
-        }) = got.unwrap()
-        else {
+        let AnyRecipe::Bpmf(c) = got.unwrap() else {
             panic!()
         };
         assert_eq!((c.samples, c.seed, c.factors, c.burn_in), (7, 3, 4, 20));
-        let Recipe::Mf(MfRecipe {
-            trainer: MfTrainer::Sgd(c),
-            validation_fraction,
-        }) = recipe(&[
+        let AnyRecipe::MfSgd(c) = recipe(&[
             "--preset",
             "mf-sgd",
             "--epochs",
@@ -311,29 +180,20 @@ mod tests {
             "--validation-fraction",
             "0.2",
         ])
-        .unwrap()
-        else {
+        .unwrap() else {
             panic!()
         };
-        assert_eq!((c.epochs, validation_fraction), (9, 0.2));
+        let s = &c.schedule;
+        assert_eq!((s.epochs, s.validation_fraction), (9, 0.2));
     }
 
     #[test]
     fn multitask_takes_the_tutorials_layers_and_its_weights_and_flags_win() {
-        let Recipe::Ranking {
-            model, multitask, ..
-        } = recipe(&["--preset", "multitask"]).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(model.hidden_layers, vec![256, 128]);
-        let w = multitask.unwrap();
+        let r = ranking(&["--preset", "multitask"]);
+        assert_eq!(r.model.hidden_layers, vec![256, 128]);
+        let w = r.multitask.unwrap();
         assert_eq!((w.rating_weight, w.retrieval_weight), (1.0, 1.0));
-        let Recipe::Ranking {
-            model,
-            train,
-            multitask,
-        } = recipe(&[
+        let r = ranking(&[
             "--preset",
             "multitask",
             "--retrieval-weight",
@@ -342,21 +202,13 @@ mod tests {
             "64",
             "--seed",
             "3",
-        ])
-        .unwrap()
-        else {
-            panic!()
-        };
-        let w = multitask.unwrap();
+        ]);
+        let w = r.multitask.unwrap();
         assert_eq!((w.rating_weight, w.retrieval_weight), (1.0, 0.0));
-        assert_eq!((model.hidden_layers, train.seed), (vec![64], 3));
+        assert_eq!((r.model.hidden_layers, r.schedule.seed), (vec![64], 3));
         // A negative weight reaches the library's range check.
-        let Recipe::Ranking { multitask, .. } =
-            recipe(&["--preset", "multitask", "--rating-weight", "-1"]).unwrap()
-        else {
-            panic!()
-        };
-        assert!(multitask.unwrap().check().is_err());
+        let r = ranking(&["--preset", "multitask", "--rating-weight", "-1"]);
+        assert!(r.multitask.unwrap().check().is_err());
     }
 
     #[test]
@@ -407,10 +259,10 @@ mod tests {
             "--optimizer",
             "adagrad",
         ]);
-        let Recipe::Features(f) = got.unwrap() else {
+        let AnyRecipe::Features(f) = got.unwrap() else {
             panic!()
         };
-        let t = &f.train;
+        let t = &f.train.schedule;
         assert_eq!((t.epochs, t.patience, t.validation_fraction), (7, 5, 0.2));
         assert_eq!(t.optimizer, recsys::train::OptimizerKind::Adagrad);
         let err = |args: &[&str]| recipe(args).unwrap_err().to_string();

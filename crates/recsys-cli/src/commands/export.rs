@@ -1,6 +1,6 @@
 //! `recsys export`.
 
-use recsys::artifact::{self, AnyModel, SavedModel};
+use recsys::artifact;
 use recsys::workflow;
 use recsys_export::{Precision, PrecisionChange};
 use serde::Serialize;
@@ -20,21 +20,9 @@ struct Report {
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let options = args.options();
     let saved = artifact::load_any(&args.model)?;
-    let saved = match saved.model {
-        AnyModel::Ranking(model) => SavedModel {
-            model,
-            manifest: saved.manifest,
-        },
-        // A biased MF: ONNX with f32 weights, so there is no precision change to measure.
-        AnyModel::BiasedMf(mf) => {
-            let export = recsys_export::export_mf(&mf, &args.out, &options)?;
-            return print(&Report { export, rmse: None }, args.output.json);
-        }
-        AnyModel::Features(_) => {
-            let kind = saved.manifest.model_kind;
-            return Err(recsys_export::unsupported(&args.model, kind).into());
-        }
-    };
+    // The kind says which graph it exports as, or why it has none.
+    let graph = saved.model.portable()?;
+    recsys_export::check_options(graph, &options)?;
     let rmse = if options.precision == Precision::F32 {
         None
     } else {
@@ -49,7 +37,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         );
         match rows {
             Ok(rows) => Some(recsys_export::precision_change(
-                &saved.model,
+                graph,
                 &rows,
                 options.precision,
             )?),
@@ -61,7 +49,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         }
     };
-    let export = recsys_export::export_model(&saved.model, &args.out, &options)?;
+    let export = recsys_export::export_graph(graph, &args.out, &options)?;
     print(&Report { export, rmse }, args.output.json)
 }
 

@@ -41,7 +41,7 @@ fn metrics_line(m: &recsys::train::Metrics) -> String {
 }
 
 /// TFRS's names for top-K accuracies: `factorized_top_k/top_1_categorical_accuracy: 0.0012 - …`.
-fn top_k_line(r: &recsys::kinds::ranking::multitask::RetrievalReport) -> String {
+fn top_k_line(r: &recsys::train::RetrievalReport) -> String {
     let parts: Vec<String> = r
         .factorized_top_k
         .iter()

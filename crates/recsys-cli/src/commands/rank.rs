@@ -1,6 +1,7 @@
 //! `recsys rank`.
 
 use recsys::artifact;
+use recsys::contract::Model;
 use recsys::tutorial::Scored;
 
 use super::print_json;
@@ -8,11 +9,8 @@ use crate::args::RankArgs;
 
 pub fn run(args: RankArgs) -> anyhow::Result<()> {
     let model = artifact::load_any(&args.model)?.model;
-    // A feature model still has hash bins and side information for an unseen id.
-    let how = match model {
-        artifact::AnyModel::Features(_) => "scored through its features, unknown rows for the rest",
-        _ => "scored with the out-of-vocabulary row",
-    };
+    // How the kind scores an unseen id (a feature model still has its hash bins).
+    let how = model.out_of_vocabulary();
     if model.user_vocabulary().lookup(&args.user) == 0 {
         tracing::warn!(
             "user {:?} is not in the model's vocabulary: {how}",

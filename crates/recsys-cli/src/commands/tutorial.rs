@@ -1,7 +1,7 @@
 //! `recsys tutorial`.
 
+use recsys::train::TrainObserver;
 use recsys::tutorial::{self, TutorialConfig};
-use recsys::workflow::JobObserver;
 use serde::Serialize;
 
 use super::{metrics_line, print_json};

@@ -7,7 +7,7 @@ fn write(dir: &tempfile::TempDir, name: &str, contents: &[u8]) -> std::path::Pat
     path
 }
 
-fn encode_one(contents: &[u8]) -> Result<(EncodedRatings, Vocabulary, Vocabulary)> {
+fn encode_one(contents: &[u8]) -> Result<(Examples, Vocabulary, Vocabulary)> {
     let dir = tempfile::tempdir().unwrap();
     let path = write(&dir, "ratings.csv", contents);
     let mut encoder = Encoder::new();
@@ -17,16 +17,17 @@ fn encode_one(contents: &[u8]) -> Result<(EncodedRatings, Vocabulary, Vocabulary
 }
 
 /// The reference: every row as strings, vocabularies from all of them, rows looked up.
-fn reference(ratings: &[Rating]) -> (EncodedRatings, Vocabulary, Vocabulary) {
+fn reference(ratings: &[Rating]) -> (Examples, Vocabulary, Vocabulary) {
     let users = Vocabulary::from_values(ratings.iter().map(|r| r.user_id.as_str()));
     let items = Vocabulary::from_values(ratings.iter().map(|r| r.movie_title.as_str()));
-    let rows = EncodedRatings {
+    let rows = Examples {
         users: ratings.iter().map(|r| users.lookup(&r.user_id)).collect(),
         titles: ratings
             .iter()
             .map(|r| items.lookup(&r.movie_title))
             .collect(),
         ratings: ratings.iter().map(|r| r.user_rating).collect(),
+        timestamps: None,
     };
     (rows, users, items)
 }

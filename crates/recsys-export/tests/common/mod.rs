@@ -6,7 +6,7 @@
 use recsys::data::{Rating, Vocabulary};
 use recsys::kinds::ranking::fit;
 use recsys::kinds::ranking::{RankingModel, RankingModelConfig};
-use recsys::train::{Examples, Silent, TrainConfig};
+use recsys::train::{Schedule, Silent};
 
 /// A 64-bit linear congruential generator: deterministic, no dependencies.
 pub struct Lcg(pub u64);
@@ -56,14 +56,14 @@ pub fn trained_model() -> RankingModel {
     let users = Vocabulary::from_values(ratings.iter().map(|r| r.user_id.as_str()));
     let titles = Vocabulary::from_values(ratings.iter().map(|r| r.movie_title.as_str()));
     let mut model = RankingModel::new(RankingModelConfig::default(), users, titles, 42).unwrap();
-    let config = TrainConfig {
+    let config = Schedule {
         epochs: 3,
         batch_size: 256,
-        ..TrainConfig::default()
+        ..Schedule::default()
     }
     .check()
     .unwrap();
-    let examples = Examples::encode(&model, &ratings);
+    let examples = model.encode(&ratings);
     fit(&mut model, &examples, &config, &mut Silent).unwrap();
     model
 }

@@ -103,16 +103,20 @@ impl Scored {
 #[derive(Default)]
 struct Buffers {
     scratch: Scratch,
-    users: Vec<u32>,
-    items: Vec<u32>,
+    order: Vec<u32>,
 }
 
 thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
-/// Scores `(users[i], titles[i])`; when every pair has the same user (a ranking request sent as
-/// pairs), takes the one-user path.
+/// Whether each row looked up is a vocabulary row (not the out-of-vocabulary row 0).
+fn known(rows: &[u32]) -> Vec<bool> {
+    rows.iter().map(|&r| r != 0).collect()
+}
+
+/// Scores `(users[i], titles[i])` (the scorer takes the one-user path when every pair has the
+/// same user).
 pub(crate) fn score_pairs<U: AsRef<str>, T: AsRef<str>>(
     scorer: &Scorer,
     users: &[U],
@@ -120,82 +124,35 @@ pub(crate) fn score_pairs<U: AsRef<str>, T: AsRef<str>>(
 ) -> Scored {
     debug_assert_eq!(users.len(), titles.len());
     BUFFERS.with_borrow_mut(|b| {
-        b.users.clear();
-        b.users
-            .extend(users.iter().map(|u| scorer.user_row(u.as_ref())));
-        b.items.clear();
-        b.items
-            .extend(titles.iter().map(|t| scorer.title_row(t.as_ref())));
-        let one_user = b.users.windows(2).all(|w| w[0] == w[1])
-            && users.windows(2).all(|w| w[0].as_ref() == w[1].as_ref());
-        let scores = match b.users.first() {
-            // A feature model reads the strings themselves (see `Scorer::score_raw`).
-            _ if scorer.feature_model().is_some() => {
-                scorer.score_raw(users, titles, &mut b.scratch)
-            }
-            Some(&u) if one_user => scorer.score_user(u, &b.items, &mut b.scratch).to_vec(),
-            _ => scorer
-                .score_pairs(&b.users, &b.items, &mut b.scratch)
-                .to_vec(),
-        };
+        let scores = scorer.score_pairs(&users, &titles, &mut b.scratch).to_vec();
         Scored {
             scores,
-            user_known: b.users.iter().map(|&r| r != 0).collect(),
-            title_known: b.items.iter().map(|&r| r != 0).collect(),
+            user_known: known(b.scratch.user_rows()),
+            title_known: known(b.scratch.title_rows()),
         }
     })
 }
 
-/// Scores `titles` for one user (`user_id`, whose row is `user_row`): the scores and whether
-/// each title is known.
+/// Scores `titles` for one user: the scores and whether each title is known.
 pub(crate) fn score_user<T: AsRef<str>>(
     scorer: &Scorer,
-    (user_id, user_row): (&str, u32),
+    user_id: &str,
     titles: &[T],
 ) -> (Vec<f32>, Vec<bool>) {
     BUFFERS.with_borrow_mut(|b| {
-        b.items.clear();
-        b.items
-            .extend(titles.iter().map(|t| scorer.title_row(t.as_ref())));
-        let scores = match scorer.feature_model() {
-            Some(_) => scorer.score_raw(&[user_id], titles, &mut b.scratch),
-            None => scorer
-                .score_user(user_row, &b.items, &mut b.scratch)
-                .to_vec(),
-        };
-        (scores, b.items.iter().map(|&r| r != 0).collect())
+        let scores = scorer.score_user(user_id, &titles, &mut b.scratch).to_vec();
+        (scores, known(b.scratch.title_rows()))
     })
 }
 
-/// Scores every title in the vocabulary for one user (`user_id`, whose row is `user_row`) and
-/// returns the `k` best as `(title row, score)`, best first.
-pub(crate) fn top_k_of_all(
-    scorer: &Scorer,
-    (user_id, user_row): (&str, u32),
-    k: usize,
-) -> Vec<(u32, f32)> {
+/// Scores every title in the vocabulary for one user and returns the `k` best as
+/// `(title row, score)`, best first.
+pub(crate) fn top_k_of_all(scorer: &Scorer, user_id: &str, k: usize) -> Vec<(u32, f32)> {
     BUFFERS.with_borrow_mut(|b| {
-        b.items.clear();
-        b.items.extend(1..scorer.num_title_rows() as u32);
-        let raw;
-        let scores = match scorer.feature_model() {
-            Some(_) => {
-                let vocabulary = scorer.title_vocabulary();
-                let titles: Vec<&str> = (b.items.iter())
-                    .map(|&row| vocabulary.value(row).unwrap_or(""))
-                    .collect();
-                raw = scorer.score_raw(&[user_id], &titles, &mut b.scratch);
-                &raw[..]
-            }
-            None => scorer.score_user(user_row, &b.items, &mut b.scratch),
-        };
-        let mut order = std::mem::take(&mut b.users);
-        recsys::scorer::top_k(scores, k, &mut order);
-        let best = order
-            .iter()
-            .map(|&i| (b.items[i as usize], scores[i as usize]))
-            .collect();
-        b.users = order;
-        best
+        let Buffers { scratch, order } = b;
+        let scores = scorer.score_all(user_id, scratch);
+        recsys::scorer::top_k(scores, k, order);
+        // Score `i` is title row `i + 1`.
+        order.iter().map(|&i| (i + 1, scores[i as usize])).collect()
     })
 }

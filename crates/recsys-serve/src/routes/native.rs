@@ -79,12 +79,12 @@ async fn rank(
     }
     let loaded = slot.current();
     let scorer = &loaded.scorer;
-    let user_row = scorer.user_row(&req.user_id);
+    let user_known = scorer.user_vocabulary().lookup(&req.user_id) != 0;
     let response = |ranking| RankResponse {
         model: slot.name(),
         model_version: loaded.version,
         user_id: &req.user_id,
-        user_in_vocabulary: user_row != 0,
+        user_in_vocabulary: user_known,
         ranking,
     };
     match (&req.candidates, req.all) {
@@ -101,7 +101,7 @@ async fn rank(
         }
         (None, true) => {
             let titles = scorer.title_vocabulary().values();
-            let best = top_k_of_all(scorer, (&req.user_id, user_row), req.top_k.unwrap_or(10));
+            let best = top_k_of_all(scorer, &req.user_id, req.top_k.unwrap_or(10));
             let ranking = best
                 .into_iter()
                 .map(|(row, score)| RankEntry {
@@ -114,7 +114,7 @@ async fn rank(
         }
         (Some(candidates), false) => {
             check_count(&state, "candidates", candidates.len())?;
-            let (scores, known) = score_user(scorer, (&req.user_id, user_row), candidates);
+            let (scores, known) = score_user(scorer, &req.user_id, candidates);
             let mut order = Vec::new();
             recsys::scorer::top_k(&scores, req.top_k.unwrap_or(usize::MAX), &mut order);
             let ranking = order

@@ -2,10 +2,6 @@
 //! stop once `patience` epochs in a row have not beaten it (Keras's `EarlyStopping` with
 //! `restore_best_weights=True`).
 
-use std::time::Instant;
-
-use super::{EpochReport, Metrics, TrainObserver};
-
 /// The best model so far and how many epochs have passed without a better one.
 #[derive(Debug, Clone)]
 pub(crate) struct BestEpoch<M> {
@@ -34,28 +30,6 @@ impl<M: Clone> BestEpoch<M> {
         }
         self.since_best += 1;
         self.patience > 0 && self.since_best >= self.patience
-    }
-
-    /// Reports epoch `epoch` (its `metrics`, the time since `start`, its `validation`
-    /// metrics) to `observer`, then [`record`](Self::record)s the validation RMSE; returns
-    /// whether training should stop.
-    pub(crate) fn end_epoch(
-        &mut self,
-        observer: &mut dyn TrainObserver,
-        epoch: usize,
-        (metrics, validation): (Metrics, Option<Metrics>),
-        start: Instant,
-        model: &M,
-    ) -> bool {
-        let report = EpochReport {
-            epoch,
-            metrics,
-            seconds: start.elapsed().as_secs_f64(),
-            validation,
-            retrieval_loss: None,
-        };
-        observer.epoch_end(epoch, &report);
-        validation.is_some_and(|v| self.record(v.root_mean_squared_error, model))
     }
 
     /// The best model recorded, if any.

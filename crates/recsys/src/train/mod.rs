@@ -1,94 +1,21 @@
-//! What every kind's training shares: the examples, the schedule's settings, progress
-//! reports with Keras's metric names, the validation split and early stopping.
+//! What every kind's training shares: the examples, the [`Schedule`], the one epoch loop
+//! (`epochs`), progress reports with Keras's metric names, the validation split and early
+//! stopping.
 
-mod config;
 mod early_stop;
+mod epochs;
+mod schedule;
 
-use recsys_data::{Rating, Vocabulary};
+pub use recsys_data::Examples;
 use recsys_engine::RankingMetrics;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-pub use config::{FirstLayer, OptimizerKind, TrainConfig, ValidTrainConfig};
 pub(crate) use early_stop::BestEpoch;
+pub(crate) use epochs::{Trainer, run_epochs};
+pub(crate) use schedule::check_fraction;
+pub use schedule::{OptimizerKind, Schedule, Shuffle, ValidSchedule};
 
-use crate::kinds::ranking::RankingModel;
-use crate::{Error, Result};
-
-/// Training examples with their strings already mapped to embedding rows.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Examples {
-    /// Row of each example's user in the user embedding.
-    pub users: Vec<u32>,
-    /// Row of each example's title in the movie embedding.
-    pub titles: Vec<u32>,
-    /// The rating to predict.
-    pub ratings: Vec<f32>,
-}
-
-impl Examples {
-    /// Maps each rating's user id and title through the model's vocabularies.
-    pub fn encode(model: &RankingModel, ratings: &[Rating]) -> Self {
-        Self::encode_with(&model.user_vocabulary, &model.title_vocabulary, ratings)
-    }
-
-    /// Maps each rating's user id and title through these vocabularies.
-    pub fn encode_with(users: &Vocabulary, titles: &Vocabulary, ratings: &[Rating]) -> Self {
-        Examples {
-            users: ratings.iter().map(|r| users.lookup(&r.user_id)).collect(),
-            titles: ratings
-                .iter()
-                .map(|r| titles.lookup(&r.movie_title))
-                .collect(),
-            ratings: ratings.iter().map(|r| r.user_rating).collect(),
-        }
-    }
-
-    /// Number of examples.
-    pub fn len(&self) -> usize {
-        self.ratings.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.ratings.is_empty()
-    }
-
-    /// The examples in consecutive batches of `size` (the last one ragged): users, titles,
-    /// ratings.
-    pub fn batches(&self, size: usize) -> impl Iterator<Item = (&[u32], &[u32], &[f32])> {
-        let size = size.max(1);
-        let (u, t, y) = (&self.users, &self.titles, &self.ratings);
-        u.chunks(size)
-            .zip(t.chunks(size))
-            .zip(y.chunks(size))
-            .map(|((u, t), y)| (u, t, y))
-    }
-
-    /// The examples in a new order (`order[i]` is the source of position `i`).
-    pub(crate) fn permuted(&self, order: &[usize]) -> Self {
-        Examples {
-            users: order.iter().map(|&i| self.users[i]).collect(),
-            titles: order.iter().map(|&i| self.titles[i]).collect(),
-            ratings: order.iter().map(|&i| self.ratings[i]).collect(),
-        }
-    }
-
-    /// Shuffles the examples in place when `config` says so, with its seed's shuffle stream.
-    pub(crate) fn shuffle_if(&mut self, config: &TrainConfig) {
-        if config.shuffle {
-            self.shuffle(shuffle_seed(config.seed));
-        }
-    }
-
-    /// Shuffles the examples in place, in the order `recsys_data::shuffle(_, seed)` gives.
-    fn shuffle(&mut self, seed: u64) {
-        recsys_data::shuffle_with(self.len(), seed, |i, j| {
-            self.users.swap(i, j);
-            self.titles.swap(i, j);
-            self.ratings.swap(i, j);
-        });
-    }
-}
+use crate::Result;
 
 /// Receives training progress; the library never prints (the CLI draws progress bars).
 ///
@@ -100,6 +27,8 @@ pub trait TrainObserver: Send {
     fn step_end(&mut self, _step: usize, _loss: f32) {}
     /// An epoch finished.
     fn epoch_end(&mut self, _epoch: usize, _report: &EpochReport) {}
+    /// A step of the job begins; `what` says what happens (the CLI prints it).
+    fn narrate(&mut self, _what: &str) {}
 }
 
 /// An observer that ignores everything.
@@ -154,11 +83,92 @@ impl From<RankingMetrics> for Metrics {
     }
 }
 
+/// Top-K categorical accuracy at one cut-off (TFRS's
+/// `factorized_top_k/top_{k}_categorical_accuracy`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TopKAccuracy {
+    /// The cut-off.
+    pub k: usize,
+    /// Share of (user, movie) pairs whose movie ranks within the top `k` of the catalogue.
+    pub accuracy: f64,
+}
+
+/// The retrieval task's evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievalReport {
+    /// Mean over evaluation batches of the in-batch softmax loss (unweighted).
+    pub loss: f64,
+    /// Top-K accuracy over the whole catalogue at TFRS's cut-offs 1, 5, 10, 50, 100.
+    pub factorized_top_k: Vec<TopKAccuracy>,
+    /// Movies in the catalogue (every title of the vocabulary; not the out-of-vocabulary row).
+    pub candidates: usize,
+}
+
+impl RetrievalReport {
+    /// The accuracy at cut-off `k`, if it was measured.
+    pub fn top(&self, k: usize) -> Option<f64> {
+        self.factorized_top_k
+            .iter()
+            .find(|t| t.k == k)
+            .map(|t| t.accuracy)
+    }
+}
+
 /// What `fit` returns: one report per epoch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct History {
     /// Per-epoch metrics, in order.
     pub epochs: Vec<EpochReport>,
+}
+
+impl Shuffle {
+    /// The seed to shuffle the training data with before epoch `epoch` (1-based), if this
+    /// policy reorders it then: once, before the first epoch, with the run's shuffle stream;
+    /// or before every epoch, each from a stream of its own (applied to the previous order).
+    pub fn seed_before(self, seed: u64, epoch: usize) -> Option<u64> {
+        match self {
+            Shuffle::Off => None,
+            Shuffle::Once => (epoch == 1).then(|| shuffle_seed(seed)),
+            Shuffle::EachEpoch => Some(shuffle_seed(seed) ^ epoch as u64),
+        }
+    }
+}
+
+/// Says how many of the `total` training ratings validate, when some do.
+pub(crate) fn narrate_validation(
+    observer: &mut dyn TrainObserver,
+    validation: Option<&Examples>,
+    total: usize,
+    seed: u64,
+) {
+    if let Some(v) = validation {
+        observer.narrate(&format!(
+            "Validation: {} of the {total} training ratings held out (seed {seed})",
+            v.len()
+        ));
+    }
+}
+
+/// Passes reports on and keeps them (the sampler reports its sweeps as epochs).
+pub(crate) struct Recording<'a> {
+    pub(crate) inner: &'a mut dyn TrainObserver,
+    pub(crate) epochs: Vec<EpochReport>,
+}
+
+impl TrainObserver for Recording<'_> {
+    fn epoch_begin(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        self.inner.epoch_begin(epoch, epochs, steps)
+    }
+    fn step_end(&mut self, step: usize, loss: f32) {
+        self.inner.step_end(step, loss)
+    }
+    fn epoch_end(&mut self, epoch: usize, report: &EpochReport) {
+        self.epochs.push(*report);
+        self.inner.epoch_end(epoch, report)
+    }
+    fn narrate(&mut self, what: &str) {
+        self.inner.narrate(what)
+    }
 }
 
 /// The shuffle's seed, derived from the run's seed so that it is a different stream from the
@@ -174,13 +184,7 @@ pub fn split_validation(
     fraction: f64,
     seed: u64,
 ) -> Result<(Examples, Examples)> {
-    if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
-        return Err(Error::Config {
-            field: "validation-fraction",
-            allowed: "a number in [0, 1)",
-            value: fraction.to_string(),
-        });
-    }
+    check_fraction(fraction)?;
     let mut order: Vec<usize> = (0..examples.len()).collect();
     // A stream of its own: not the weights' nor the training shuffle's.
     recsys_data::shuffle(&mut order, seed ^ 0x5EED_0F7A_11D8);
@@ -188,5 +192,23 @@ pub fn split_validation(
     Ok((
         examples.permuted(&order[cut..]),
         examples.permuted(&order[..cut]),
+    ))
+}
+
+/// The schedule's validation split of `examples`: `(examples, None)` when it holds none out
+/// (the examples keep their order), else [`split_validation`]'s two parts — the validation
+/// part `None` when the share rounds to no example at all.
+pub(crate) fn hold_out<'a>(
+    examples: std::borrow::Cow<'a, Examples>,
+    schedule: &ValidSchedule,
+) -> Result<(std::borrow::Cow<'a, Examples>, Option<Examples>)> {
+    let s = schedule.get();
+    if s.validation_fraction == 0.0 {
+        return Ok((examples, None));
+    }
+    let (train, valid) = split_validation(&examples, s.validation_fraction, s.seed)?;
+    Ok((
+        std::borrow::Cow::Owned(train),
+        (!valid.is_empty()).then_some(valid),
     ))
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use recsys_engine::DotInteraction;
 use serde::{Deserialize, Serialize};
 
-use crate::train::{OptimizerKind, TrainConfig};
+use crate::train::{OptimizerKind, Schedule, Shuffle, ValidSchedule};
 use crate::{Error, Result};
 
 /// Which raw input a feature reads.
@@ -149,25 +149,15 @@ pub struct FeatureModelConfig {
     pub clip: Option<[f32; 2]>,
 }
 
-/// How to train the feature model.
+/// How to train the feature model: the schedule every kind shares, and weight decay on the
+/// embedding rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "TrainTable", into = "TrainTable")]
 pub struct FeatureTrainConfig {
-    /// Most passes over the training data.
-    pub epochs: usize,
-    /// Examples per step.
-    pub batch_size: usize,
-    /// The optimizer.
-    pub optimizer: OptimizerKind,
-    /// Its learning rate.
-    pub learning_rate: f32,
-    /// Seeds the weights, the shuffles and the validation split.
-    pub seed: u64,
-    /// Share of the training data held out to pick the best epoch (0: train on all of it and
-    /// keep the last epoch).
-    pub validation_fraction: f64,
-    /// Stop after this many epochs without a better validation RMSE (0: never early).
-    pub patience: usize,
+    /// Epochs, batches, optimizer, learning rate, seed (weights, shuffles, validation split),
+    /// validation split and early stopping; reshuffled every epoch unless the file says
+    /// otherwise.
+    pub schedule: Schedule,
     /// Weight decay on the embedding rows each batch uses, once per distinct row:
     /// `embedding_l2 / 2 · ‖row‖²` added to the batch's loss (reported as
     /// `regularization_loss`); 0: none.
@@ -177,15 +167,97 @@ pub struct FeatureTrainConfig {
 impl Default for FeatureTrainConfig {
     fn default() -> Self {
         FeatureTrainConfig {
-            epochs: 20,
-            batch_size: 256,
-            optimizer: OptimizerKind::Adam,
-            learning_rate: 0.001,
-            seed: 42,
-            validation_fraction: 0.1,
-            patience: 2,
+            schedule: Schedule {
+                epochs: 20,
+                batch_size: 256,
+                optimizer: OptimizerKind::Adam,
+                learning_rate: 0.001,
+                learning_rate_decay: 1.0,
+                seed: 42,
+                shuffle: Shuffle::EachEpoch,
+                validation_fraction: 0.1,
+                patience: 2,
+            },
             embedding_l2: 0.0,
         }
+    }
+}
+
+/// `[train]` as the file spells it: every key optional (the defaults above), none unknown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct TrainTable {
+    epochs: usize,
+    batch_size: usize,
+    optimizer: OptimizerKind,
+    learning_rate: f32,
+    learning_rate_decay: f32,
+    seed: u64,
+    shuffle: Shuffle,
+    validation_fraction: f64,
+    patience: usize,
+    embedding_l2: f32,
+}
+
+impl Default for TrainTable {
+    fn default() -> Self {
+        FeatureTrainConfig::default().into()
+    }
+}
+
+impl From<TrainTable> for FeatureTrainConfig {
+    fn from(t: TrainTable) -> Self {
+        FeatureTrainConfig {
+            schedule: Schedule {
+                epochs: t.epochs,
+                batch_size: t.batch_size,
+                optimizer: t.optimizer,
+                learning_rate: t.learning_rate,
+                learning_rate_decay: t.learning_rate_decay,
+                seed: t.seed,
+                shuffle: t.shuffle,
+                validation_fraction: t.validation_fraction,
+                patience: t.patience,
+            },
+            embedding_l2: t.embedding_l2,
+        }
+    }
+}
+
+impl From<FeatureTrainConfig> for TrainTable {
+    fn from(c: FeatureTrainConfig) -> Self {
+        let s = c.schedule;
+        TrainTable {
+            epochs: s.epochs,
+            batch_size: s.batch_size,
+            optimizer: s.optimizer,
+            learning_rate: s.learning_rate,
+            learning_rate_decay: s.learning_rate_decay,
+            seed: s.seed,
+            shuffle: s.shuffle,
+            validation_fraction: s.validation_fraction,
+            patience: s.patience,
+            embedding_l2: c.embedding_l2,
+        }
+    }
+}
+
+/// A [`FeatureRecipe`] whose every field has been checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidFeatureRecipe {
+    recipe: FeatureRecipe,
+    schedule: ValidSchedule,
+}
+
+impl ValidFeatureRecipe {
+    /// The checked recipe.
+    pub fn get(&self) -> &FeatureRecipe {
+        &self.recipe
+    }
+
+    /// The checked schedule.
+    pub fn schedule(&self) -> &ValidSchedule {
+        &self.schedule
     }
 }
 
@@ -236,18 +308,9 @@ impl FeatureRecipe {
     }
 
     /// Checks the shape and the training settings, naming the first bad field.
-    pub fn check(&self) -> Result<()> {
+    pub fn check(&self) -> Result<ValidFeatureRecipe> {
         self.model().check()?;
         let t = &self.train;
-        TrainConfig {
-            epochs: t.epochs,
-            batch_size: t.batch_size,
-            optimizer: t.optimizer,
-            learning_rate: t.learning_rate,
-            ..TrainConfig::default()
-        }
-        .check()?;
-        crate::train::split_validation(&Default::default(), t.validation_fraction, 0)?;
         if !(t.embedding_l2.is_finite() && (0.0..=100.0).contains(&t.embedding_l2)) {
             return Err(Error::Config {
                 field: "train.embedding_l2",
@@ -255,7 +318,10 @@ impl FeatureRecipe {
                 value: t.embedding_l2.to_string(),
             });
         }
-        Ok(())
+        Ok(ValidFeatureRecipe {
+            schedule: t.schedule.clone().check()?,
+            recipe: self.clone(),
+        })
     }
 }
 

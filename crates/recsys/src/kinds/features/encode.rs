@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use recsys_data::{
-    SideInfo, Vocabulary, bucketize, equal_width_boundaries, hash_row, release_year, tokenize,
-    zip_prefix,
+    Examples, SideInfo, Vocabulary, bucketize, equal_width_boundaries, hash_row, release_year,
+    tokenize, zip_prefix,
 };
 use recsys_engine::Ragged;
 use serde::{Deserialize, Serialize};
@@ -347,21 +347,164 @@ impl FeatureEncoder {
         let mut rows = FeatureRows::new(self.specs.len());
         for ex in interactions {
             for (f, (spec, lookup)) in self.specs.iter().zip(&self.lookups).enumerate() {
-                let numbers = matches!(lookup, Lookup::Buckets(_));
-                match raw(spec, ex, side, numbers) {
-                    Raw::Strings(v) => rows.push(f, v.iter().map(|s| lookup.row_of_str(s))),
-                    Raw::Number(x) => {
-                        let Lookup::Buckets(b) = lookup else {
-                            rows.push(f, None);
-                            continue;
-                        };
-                        rows.push(f, x.map(|x| 1 + bucketize(x, b)));
+                rows.push(f, rows_of(spec, lookup, ex, side));
+            }
+        }
+        rows
+    }
+
+    /// The rows of every feature for `examples`, given as rows of `users` and `titles`, example
+    /// `i` rated at `time(i)`: each distinct user's and title's features are computed once,
+    /// from its string, and shared by its examples.
+    pub fn encode_examples(
+        &self,
+        examples: &Examples,
+        (users, titles): (&Vocabulary, &Vocabulary),
+        time: impl Fn(usize) -> Option<i64>,
+        side: &SideTable,
+    ) -> FeatureRows {
+        let mut rows = FeatureRows::new(self.specs.len());
+        for (f, (spec, lookup)) in self.specs.iter().zip(&self.lookups).enumerate() {
+            let of = |ex: &Interaction| rows_of(spec, lookup, ex, side);
+            match Key::of(spec.input) {
+                Key::User => {
+                    let cached = per_row(&examples.users, users, |id| of(&Interaction::user(id)));
+                    for &u in &examples.users {
+                        rows.push(f, cached[u as usize].iter().copied());
                     }
-                    Raw::Rows(r) => rows.push(f, r),
+                }
+                Key::Title => {
+                    let cached = per_row(&examples.titles, titles, |t| of(&Interaction::title(t)));
+                    for &t in &examples.titles {
+                        rows.push(f, cached[t as usize].iter().copied());
+                    }
+                }
+                Key::Time => {
+                    for i in 0..examples.len() {
+                        rows.push(f, of(&Interaction::at(time(i))));
+                    }
                 }
             }
         }
         rows
+    }
+
+    /// [`fit`](Self::fit) on examples given as rows of `users` and `titles`, rated at
+    /// `times`: each feature's values are those of the distinct users or titles the examples
+    /// name (and their times).
+    pub fn fit_examples(
+        specs: &[FeatureSpec],
+        examples: &Examples,
+        (users, titles): (&Vocabulary, &Vocabulary),
+        times: &[i64],
+        side: &SideTable,
+    ) -> Self {
+        let distinct = |rows: &[u32], vocabulary: &Vocabulary| -> Vec<u32> {
+            let mut seen = vec![false; vocabulary.num_rows()];
+            rows.iter()
+                .filter(|&&r| !std::mem::replace(&mut seen[r as usize], true))
+                .copied()
+                .collect()
+        };
+        fn text(v: &Vocabulary, r: u32) -> &str {
+            v.value(r).unwrap_or("")
+        }
+        let user_rows = distinct(&examples.users, users);
+        let title_rows = distinct(&examples.titles, titles);
+        let lookups = specs
+            .iter()
+            .map(|spec| {
+                let interactions: Vec<Interaction> = match Key::of(spec.input) {
+                    Key::User => (user_rows.iter())
+                        .map(|&u| Interaction::user(text(users, u)))
+                        .collect(),
+                    Key::Title => (title_rows.iter())
+                        .map(|&t| Interaction::title(text(titles, t)))
+                        .collect(),
+                    Key::Time => times.iter().map(|&t| Interaction::at(Some(t))).collect(),
+                };
+                fit_lookup(spec, &interactions, side)
+            })
+            .collect();
+        FeatureEncoder {
+            specs: specs.to_vec(),
+            lookups,
+        }
+    }
+}
+
+/// Which part of an interaction a feature reads: its user, its title, or its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    User,
+    Title,
+    Time,
+}
+
+impl Key {
+    fn of(input: FeatureInput) -> Self {
+        use FeatureInput::*;
+        match input {
+            UserId | UserAge | UserGender | UserOccupation | UserZip => Key::User,
+            MovieTitle | MovieGenres | MovieYear | TitleTokens => Key::Title,
+            Timestamp => Key::Time,
+        }
+    }
+}
+
+impl<'a> Interaction<'a> {
+    /// A user alone (what user features read).
+    fn user(user_id: &'a str) -> Self {
+        Interaction {
+            user_id,
+            title: "",
+            timestamp: None,
+        }
+    }
+
+    /// A title alone (what title features read).
+    fn title(title: &'a str) -> Self {
+        Interaction {
+            user_id: "",
+            title,
+            timestamp: None,
+        }
+    }
+
+    /// A time alone.
+    fn at(timestamp: Option<i64>) -> Self {
+        Interaction {
+            user_id: "",
+            title: "",
+            timestamp,
+        }
+    }
+}
+
+/// `rows_of(string of row r)` for each row `r` of `vocabulary` that `used` names, computed once
+/// each (the others left empty).
+fn per_row(
+    used: &[u32],
+    vocabulary: &Vocabulary,
+    rows_of: impl Fn(&str) -> Vec<u32>,
+) -> Vec<Vec<u32>> {
+    let mut cached: Vec<Option<Vec<u32>>> = vec![None; vocabulary.num_rows()];
+    for &r in used {
+        cached[r as usize].get_or_insert_with(|| rows_of(vocabulary.value(r).unwrap_or("")));
+    }
+    cached.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// One feature's rows for one interaction (empty when its value is missing).
+fn rows_of(spec: &FeatureSpec, lookup: &Lookup, ex: &Interaction, side: &SideTable) -> Vec<u32> {
+    let numbers = matches!(lookup, Lookup::Buckets(_));
+    match raw(spec, ex, side, numbers) {
+        Raw::Strings(v) => v.iter().map(|s| lookup.row_of_str(s)).collect(),
+        Raw::Number(x) => match (lookup, x) {
+            (Lookup::Buckets(b), Some(x)) => vec![1 + bucketize(x, b)],
+            _ => Vec::new(),
+        },
+        Raw::Rows(r) => r,
     }
 }
 

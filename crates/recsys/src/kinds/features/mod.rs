@@ -12,15 +12,21 @@
 
 pub mod config;
 pub mod encode;
+mod persist;
+pub mod recipe;
 pub mod train;
 
 use recsys_data::{Rating, Vocabulary};
 use recsys_engine::init::{EMBEDDING_UNIFORM_LIMIT, InitRng};
 use recsys_engine::{Activation, Cross, CrossBuffers, Dense, Dropout, Embedding, RankingTask};
 
-pub use config::{FeatureInput, FeatureModelConfig, FeatureRecipe, FeatureSpec};
+pub use config::{
+    FeatureInput, FeatureModelConfig, FeatureRecipe, FeatureSpec, ValidFeatureRecipe,
+};
 pub use encode::{FeatureEncoder, FeatureRows, Interaction, Lookup, SideTable};
 
+use crate::contract::{Ids, Labeled, Model, Score, Scratch};
+use crate::tensors::Tensor;
 use crate::train::Metrics;
 use crate::{Error, Result};
 
@@ -218,36 +224,17 @@ impl FeatureModel {
         self.predict_rows(&self.encoder.encode(interactions, &self.side))
     }
 
-    /// Predicted ratings for `(user_ids[i], movie_titles[i])` pairs, with no rating time (the
-    /// timestamp feature, if any, reads its "unknown" row). Errors if the lengths differ.
-    pub fn predict<U: AsRef<str>, T: AsRef<str>>(
-        &self,
-        user_ids: &[U],
-        movie_titles: &[T],
-    ) -> Result<Vec<f32>> {
-        Error::check_pairs(user_ids.len(), movie_titles.len())?;
-        let interactions: Vec<Interaction> = user_ids
-            .iter()
-            .zip(movie_titles)
-            .map(|(u, t)| Interaction {
-                user_id: u.as_ref(),
-                title: t.as_ref(),
+    /// The interactions `(users[i], titles[i])`, with no rating time (the timestamp feature,
+    /// if any, reads its "unknown" row). Errors if the lengths differ.
+    fn interactions<'a>(users: &'a dyn Ids, titles: &'a dyn Ids) -> Result<Vec<Interaction<'a>>> {
+        Error::check_pairs(users.len(), titles.len())?;
+        Ok((0..titles.len())
+            .map(|i| Interaction {
+                user_id: users.id(i),
+                title: titles.id(i),
                 timestamp: None,
             })
-            .collect();
-        Ok(self.predict_interactions(&interactions))
-    }
-
-    /// RMSE and MSE on `ratings`, each with its own timestamp when it has one.
-    pub fn evaluate(&self, ratings: &[Rating]) -> Result<Metrics> {
-        if ratings.is_empty() {
-            return Err(Error::InvalidInput("no evaluation examples".into()));
-        }
-        let interactions: Vec<Interaction> = ratings.iter().map(Interaction::from).collect();
-        let labels: Vec<f32> = ratings.iter().map(|r| r.user_rating).collect();
-        let mut task = RankingTask::default();
-        task.observe(&self.predict_interactions(&interactions), &labels);
-        Ok(task.metrics().into())
+            .collect())
     }
 
     /// Number of trainable values.
@@ -265,7 +252,7 @@ impl FeatureModel {
     /// Every tensor, named (`feature_{i}_{input}/embedding`, `cross_{l}/kernel`,
     /// `cross_{l}/kernel_v` at low rank, `cross_{l}/bias`, `dense_{k}/kernel`, `dense_{k}/bias`)
     /// with its shape, in a fixed order.
-    pub fn tensors(&self) -> Vec<(String, Vec<usize>, &[f32])> {
+    pub fn tensors(&self) -> Vec<Tensor<'_>> {
         let mut out = Vec::new();
         for (i, (t, s)) in self
             .embeddings
@@ -274,24 +261,29 @@ impl FeatureModel {
             .enumerate()
         {
             let name = format!("feature_{i}_{}/embedding", s.input.name());
-            out.push((name, vec![t.rows, t.dim], &t.table[..]));
+            out.push(Tensor::new(name, vec![t.rows, t.dim], &t.table));
         }
         for (l, c) in self.cross.iter().enumerate() {
             let r = c.rank.unwrap_or(c.dim);
-            out.push((format!("cross_{l}/kernel"), vec![c.dim, r], &c.kernel[..]));
+            out.push(Tensor::new(
+                format!("cross_{l}/kernel"),
+                vec![c.dim, r],
+                &c.kernel,
+            ));
             if let Some(r) = c.rank {
-                out.push((
-                    format!("cross_{l}/kernel_v"),
-                    vec![r, c.dim],
-                    &c.kernel_v[..],
-                ));
+                let name = format!("cross_{l}/kernel_v");
+                out.push(Tensor::new(name, vec![r, c.dim], &c.kernel_v));
             }
-            out.push((format!("cross_{l}/bias"), vec![c.dim], &c.bias[..]));
+            out.push(Tensor::new(format!("cross_{l}/bias"), vec![c.dim], &c.bias));
         }
         for (k, d) in self.tower.iter().enumerate() {
             let shape = vec![d.input_dim, d.units];
-            out.push((format!("dense_{k}/kernel"), shape, &d.kernel[..]));
-            out.push((format!("dense_{k}/bias"), vec![d.units], &d.bias[..]));
+            out.push(Tensor::new(format!("dense_{k}/kernel"), shape, &d.kernel));
+            out.push(Tensor::new(
+                format!("dense_{k}/bias"),
+                vec![d.units],
+                &d.bias,
+            ));
         }
         out
     }
@@ -312,6 +304,100 @@ impl FeatureModel {
             out.push(&mut d.bias);
         }
         out
+    }
+}
+
+impl Model for FeatureModel {
+    fn kind(&self) -> &'static str {
+        <Self as crate::contract::Persist>::KIND
+    }
+
+    fn user_vocabulary(&self) -> &Vocabulary {
+        &self.user_vocabulary
+    }
+
+    fn title_vocabulary(&self) -> &Vocabulary {
+        &self.title_vocabulary
+    }
+
+    fn num_parameters(&self) -> usize {
+        FeatureModel::num_parameters(self)
+    }
+
+    /// With no rating time; an id outside the vocabularies keeps its hashed features and side
+    /// information.
+    fn predict(&self, users: &dyn Ids, titles: &dyn Ids) -> Result<Vec<f32>> {
+        Ok(self.predict_interactions(&Self::interactions(users, titles)?))
+    }
+
+    /// Each example's features from its user's and title's strings (so ids the model lacks
+    /// keep their hashed features) and its time, when the examples carry times.
+    fn evaluate(&self, test: &Labeled<'_>) -> Result<Metrics> {
+        let e = test.examples;
+        if e.is_empty() {
+            return Err(Error::InvalidInput("no evaluation examples".into()));
+        }
+        let time = |i: usize| test.time(i);
+        let vocabularies = (test.users, test.titles);
+        let rows = (self.encoder).encode_examples(e, vocabularies, time, &self.side);
+        let mut task = RankingTask::default();
+        task.observe(&self.predict_rows(&rows), &e.ratings);
+        Ok(task.metrics().into())
+    }
+
+    fn out_of_vocabulary(&self) -> &'static str {
+        "scored through its features, unknown rows for the rest"
+    }
+
+    fn reads_times(&self) -> bool {
+        self.config.uses_timestamp()
+    }
+
+    /// Features are built per request from the strings themselves (no precomputed halves).
+    fn into_scorer(self) -> Box<dyn Score> {
+        Box::new(self)
+    }
+}
+
+impl Score for FeatureModel {
+    fn user_vocabulary(&self) -> &Vocabulary {
+        &self.user_vocabulary
+    }
+
+    fn title_vocabulary(&self) -> &Vocabulary {
+        &self.title_vocabulary
+    }
+
+    fn out_of_vocabulary(&self) -> &'static str {
+        Model::out_of_vocabulary(self)
+    }
+
+    fn score_user<'s>(&self, user: &str, titles: &dyn Ids, scratch: &'s mut Scratch) -> &'s [f32] {
+        let users = crate::contract::Repeat::new(user, titles.len());
+        let scored = self.score_pairs(&users, titles, scratch).len();
+        scratch.users.truncate(1.min(scored));
+        &scratch.scores[..scored]
+    }
+
+    fn score_pairs<'s>(
+        &self,
+        users: &dyn Ids,
+        titles: &dyn Ids,
+        scratch: &'s mut Scratch,
+    ) -> &'s [f32] {
+        Scratch::lookup(&mut scratch.users, &self.user_vocabulary, users);
+        Scratch::lookup(&mut scratch.titles, &self.title_vocabulary, titles);
+        let interactions = Self::interactions(users, titles).expect("one user id per title");
+        let scores = self.predict_interactions(&interactions);
+        let out = Scratch::grow(&mut scratch.scores, scores.len());
+        out.copy_from_slice(&scores);
+        out
+    }
+
+    fn score_all<'s>(&self, user: &str, scratch: &'s mut Scratch) -> &'s [f32] {
+        let titles = self.title_vocabulary.values();
+        let titles: Vec<&str> = titles.iter().collect();
+        self.score_user(user, &titles, scratch)
     }
 }
 

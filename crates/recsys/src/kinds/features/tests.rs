@@ -5,7 +5,7 @@ use super::encode::{MovieSide, UserSide};
 use super::train::{LabeledRows, evaluate_rows, fit_features};
 use super::*;
 use crate::kinds::features::config::{FeatureTrainConfig, NetworkSpec};
-use crate::train::{OptimizerKind, Silent};
+use crate::train::{OptimizerKind, Schedule, Silent};
 
 pub(crate) const USERS: usize = 12;
 pub(crate) const MOVIES: usize = 8;
@@ -138,13 +138,16 @@ fn tiny_with(specs: Vec<FeatureSpec>, network: NetworkSpec) -> (FeatureModel, La
 
 pub(crate) fn train_config(epochs: usize) -> FeatureTrainConfig {
     FeatureTrainConfig {
-        epochs,
-        batch_size: 16,
-        optimizer: OptimizerKind::Adam,
-        learning_rate: 0.02,
-        seed: 3,
-        validation_fraction: 0.0,
-        patience: 0,
+        schedule: Schedule {
+            epochs,
+            batch_size: 16,
+            optimizer: OptimizerKind::Adam,
+            learning_rate: 0.02,
+            seed: 3,
+            validation_fraction: 0.0,
+            patience: 0,
+            ..FeatureTrainConfig::default().schedule
+        },
         embedding_l2: 0.0,
     }
 }
@@ -173,10 +176,9 @@ fn the_same_seed_gives_the_same_weights_and_early_stopping_keeps_the_best_epoch(
     let b = fit_features(model.clone(), &data, None, &train_config(3), &mut Silent).unwrap();
     assert_eq!(a, b);
     let val = data.select(&[0, 9, 18, 27]);
-    let cfg = FeatureTrainConfig {
-        patience: 1,
-        ..train_config(40)
-    };
+    let mut cfg = train_config(40);
+    // Early stopping needs a validation split (here given whole, as `val`).
+    (cfg.schedule.validation_fraction, cfg.schedule.patience) = (0.04, 1);
     let mut seen = Validation(Vec::new());
     let best = fit_features(model, &data, Some(&val), &cfg, &mut seen).unwrap();
     let got = evaluate_rows(&best, &val).unwrap().root_mean_squared_error;
@@ -225,11 +227,25 @@ fn predicts_raw_pairs_and_new_users_through_their_known_features() {
             timestamp: None,
         })
         .collect();
-    assert!(model.evaluate(&ratings).unwrap().root_mean_squared_error > 0.0);
-    assert!(model.evaluate(&[]).is_err());
+    let mut encoder = recsys_data::Encoder::new();
+    let (mut some, mut none) = (encoder.encode_ratings(&ratings), Default::default());
+    let (users, titles) = encoder.finish(&mut [&mut some, &mut none]);
+    let labeled = |examples| Labeled {
+        examples,
+        users: &users,
+        titles: &titles,
+        times: None,
+    };
+    let rmse = model.evaluate(&labeled(&some)).unwrap();
+    assert!(rmse.root_mean_squared_error > 0.0);
+    assert!(model.evaluate(&labeled(&none)).is_err());
     assert_eq!(
-        model.tensors().iter().map(|t| t.2.len()).sum::<usize>(),
-        model.num_parameters()
+        model
+            .tensors()
+            .iter()
+            .map(|t| t.values.len())
+            .sum::<usize>(),
+        FeatureModel::num_parameters(&model)
     );
 }
 

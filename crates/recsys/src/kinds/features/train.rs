@@ -7,15 +7,13 @@
 //! This is the straightforward per-batch path, layer by layer over the whole batch; it favours
 //! clarity over the ranking model's tiled, per-distinct-id speed-ups.
 
-use std::time::Instant;
-
 use recsys_engine::{
     CrossGrads, DenseGrads, Dropout, L2, Optimizer, RankingTask, Slots, SparseGrad,
 };
 
 use super::config::FeatureTrainConfig;
 use super::{FeatureModel, FeatureRows, Pass};
-use crate::train::{BestEpoch, Metrics, TrainConfig, TrainObserver};
+use crate::train::{EpochReport, Metrics, TrainObserver, Trainer, ValidSchedule, run_epochs};
 use crate::{Error, Result};
 
 /// Encoded interactions and their ratings.
@@ -50,50 +48,101 @@ pub fn evaluate_rows(model: &FeatureModel, data: &LabeledRows) -> Result<Metrics
 }
 
 /// Trains `model` on `train` (its predictions then clamped to the training ratings' range and
-/// its output bias started at their mean), reporting each epoch to `observer`; returns the best
-/// epoch's model when `validation` is given, else the last.
+/// its output bias started at their mean) on `config`'s schedule, reporting each epoch to
+/// `observer`; with `validation` and a patience, returns the best epoch's model.
 pub fn fit_features(
     mut model: FeatureModel,
     train: &LabeledRows,
     validation: Option<&LabeledRows>,
-    cfg: &FeatureTrainConfig,
+    config: &FeatureTrainConfig,
     observer: &mut dyn TrainObserver,
 ) -> Result<FeatureModel> {
+    let schedule = config.schedule.clone().check()?;
     if train.ratings.is_empty() {
         return Err(Error::InvalidInput("no training examples".into()));
     }
-    let optimizer = TrainConfig {
-        epochs: cfg.epochs,
-        batch_size: cfg.batch_size,
-        optimizer: cfg.optimizer,
-        learning_rate: cfg.learning_rate,
-        ..TrainConfig::default()
-    }
-    .check()?
-    .optimizer();
     start_at_the_mean(&mut model, &train.ratings);
-    let mut trainer = Trainer::new(&model, optimizer, cfg.batch_size, &train.rows);
-    trainer.dropout = dropout_layers(&model, cfg.seed);
-    trainer.l2 = L2 {
-        weight: cfg.embedding_l2,
+    let batch = config.schedule.batch_size;
+    let mut buffers = Buffers::new(&model, schedule.optimizer(), batch, &train.rows);
+    buffers.dropout = dropout_layers(&model, config.schedule.seed);
+    buffers.l2 = L2 {
+        weight: config.embedding_l2,
     };
-    let mut order: Vec<usize> = (0..train.ratings.len()).collect();
-    let mut best = BestEpoch::new(cfg.patience);
-    let steps = order.len().div_ceil(cfg.batch_size);
-    for epoch in 1..=cfg.epochs {
-        observer.epoch_begin(epoch, cfg.epochs, steps);
-        let clock = Instant::now();
-        recsys_data::shuffle(
-            &mut order,
-            crate::train::shuffle_seed(cfg.seed) ^ epoch as u64,
-        );
-        let metrics = trainer.epoch(&mut model, train, &order, epoch, observer)?;
-        let val = validation.map(|v| evaluate_rows(&model, v)).transpose()?;
-        if best.end_epoch(observer, epoch, (metrics, val), clock, &model) {
-            break;
+    let mut trainer = FeatureTrainer {
+        buffers,
+        data: train,
+        order: (0..train.ratings.len()).collect(),
+        validation,
+        schedule: &schedule,
+        penalty: 0.0,
+    };
+    run_epochs(&mut model, &mut trainer, &schedule, observer)?;
+    Ok(model)
+}
+
+/// The feature model's side of the epoch loop: batches selected from the rows in an order
+/// reshuffled as the schedule says.
+struct FeatureTrainer<'a> {
+    buffers: Buffers,
+    data: &'a LabeledRows,
+    order: Vec<usize>,
+    validation: Option<&'a LabeledRows>,
+    schedule: &'a ValidSchedule,
+    /// The epoch's embedding penalty, summed over its examples.
+    penalty: f64,
+}
+
+impl Trainer<FeatureModel> for FeatureTrainer<'_> {
+    fn examples(&self) -> usize {
+        self.order.len()
+    }
+
+    fn begin_epoch(&mut self, epoch: usize, learning_rate: f32) {
+        let b = &mut self.buffers;
+        b.optimizer = b.optimizer.with_learning_rate(learning_rate);
+        b.task.reset();
+        self.penalty = 0.0;
+        let s = self.schedule.get();
+        if let Some(seed) = s.shuffle.seed_before(s.seed, epoch) {
+            recsys_data::shuffle(&mut self.order, seed);
         }
     }
-    Ok(best.into_best().unwrap_or(model))
+
+    fn run_batches(
+        &mut self,
+        model: &mut FeatureModel,
+        on_step: &mut dyn FnMut(f32, f64) -> Result<()>,
+    ) -> Result<()> {
+        let b = &mut self.buffers;
+        for part in self.order.chunks(b.pass.capacity) {
+            b.batch.select_from(&self.data.rows, part);
+            b.labels.clear();
+            b.labels.extend(part.iter().map(|&i| self.data.ratings[i]));
+            let (loss, penalty) = b.gradients(model);
+            self.penalty += penalty * part.len() as f64;
+            on_step(loss, penalty)?;
+            b.step += 1;
+            b.update(model);
+        }
+        Ok(())
+    }
+
+    fn report(&self, epoch: usize, seconds: f64) -> EpochReport {
+        let mut metrics: Metrics = self.buffers.task.metrics().into();
+        metrics.regularization_loss = self.penalty / self.order.len().max(1) as f64;
+        metrics.total_loss = metrics.loss + metrics.regularization_loss;
+        EpochReport {
+            epoch,
+            metrics,
+            seconds,
+            validation: None,
+            retrieval_loss: None,
+        }
+    }
+
+    fn validate(&mut self, model: &FeatureModel) -> Result<Option<Metrics>> {
+        self.validation.map(|v| evaluate_rows(model, v)).transpose()
+    }
 }
 
 /// Clamps to the ratings' range and starts the output unit's bias at their mean, so the first
@@ -122,7 +171,7 @@ fn dropout_layers(model: &FeatureModel, seed: u64) -> Option<Vec<Dropout>> {
 }
 
 /// Every buffer, gradient and optimizer slot a step needs, allocated once.
-struct Trainer {
+struct Buffers {
     optimizer: Optimizer,
     step: u64,
     task: RankingTask,
@@ -148,11 +197,11 @@ struct Trainer {
     l2: L2,
 }
 
-impl Trainer {
+impl Buffers {
     fn new(model: &FeatureModel, optimizer: Optimizer, batch: usize, rows: &FeatureRows) -> Self {
         let width = model.config.input_width();
         let slots = |n: usize| optimizer.slots(n);
-        Trainer {
+        Buffers {
             optimizer,
             step: 0,
             task: RankingTask::default(),
@@ -199,41 +248,9 @@ impl Trainer {
         }
     }
 
-    /// One pass over `data` in the order `order`; returns the epoch's metrics.
-    fn epoch(
-        &mut self,
-        model: &mut FeatureModel,
-        data: &LabeledRows,
-        order: &[usize],
-        epoch: usize,
-        observer: &mut dyn TrainObserver,
-    ) -> Result<Metrics> {
-        self.task.reset();
-        let mut penalty = 0.0f64;
-        for (s, part) in order.chunks(self.pass.capacity).enumerate() {
-            self.batch.select_from(&data.rows, part);
-            self.labels.clear();
-            self.labels.extend(part.iter().map(|&i| data.ratings[i]));
-            let (loss, batch_penalty) = self.step(model);
-            penalty += batch_penalty * part.len() as f64;
-            if !(loss.is_finite() && batch_penalty.is_finite()) {
-                return Err(Error::Diverged {
-                    epoch,
-                    step: s + 1,
-                    loss,
-                });
-            }
-            observer.step_end(s + 1, loss);
-        }
-        let mut m: Metrics = self.task.metrics().into();
-        m.regularization_loss = penalty / order.len().max(1) as f64;
-        m.total_loss = m.loss + m.regularization_loss;
-        Ok(m)
-    }
-
-    /// Forward, loss, backward and update for the batch in `self.batch`; returns the loss and
-    /// the embedding penalty.
-    fn step(&mut self, model: &mut FeatureModel) -> (f32, f64) {
+    /// Forward, loss and backward for the batch in `self.batch`; returns the loss and the
+    /// embedding penalty.
+    fn gradients(&mut self, model: &FeatureModel) -> (f32, f64) {
         let n = self.batch.len();
         let last = model.tower.len() - 1;
         let pred = model.forward_with(&self.batch, &mut self.pass, self.dropout.as_deref_mut());
@@ -241,8 +258,6 @@ impl Trainer {
             .task
             .compute(pred, &self.labels, &mut self.d_acts[last][..n]);
         let penalty = self.backward(model, n);
-        self.step += 1;
-        self.update(model);
         (loss, penalty)
     }
 
@@ -404,14 +419,13 @@ mod tests {
             model.tower[0].activation = recsys_engine::Activation::Linear;
             let data = all.select(&[0, 5, 13, 21, 40, 77]);
             let sgd = Optimizer::Sgd(recsys_engine::Sgd { learning_rate: 0.0 });
-            let mut t = Trainer::new(&model, sgd, data.ratings.len(), &data.rows);
+            let mut t = Buffers::new(&model, sgd, data.ratings.len(), &data.rows);
             t.batch = data.rows.clone();
             t.labels = data.ratings.clone();
             t.dropout = dropout_layers(&model, 5);
             t.l2 = L2 { weight: l2 };
             let masks = t.dropout.clone();
-            let mut m = model.clone();
-            t.step(&mut m);
+            t.gradients(&model);
             // Analytic gradients, in `tensors()` order.
             let mut grads: Vec<Vec<f32>> = Vec::new();
             for (table, (g, _)) in model.embeddings.iter().zip(&t.sparse) {
@@ -433,10 +447,10 @@ mod tests {
                 grads.push(g.kernel.clone());
                 grads.push(g.bias.clone());
             }
-            let names: Vec<String> = model.tensors().into_iter().map(|t| t.0).collect();
+            let names: Vec<String> = model.tensors().into_iter().map(|t| t.name).collect();
             assert_eq!(grads.len(), names.len());
             for (i, (name, g)) in names.iter().zip(&grads).enumerate() {
-                let mut values = model.tensors()[i].2.to_vec();
+                let mut values = model.tensors()[i].values.to_vec();
                 check_gradient(name, &mut values, g, |v| {
                     loss_with(&model, &data, &masks, (i, v), l2)
                 });

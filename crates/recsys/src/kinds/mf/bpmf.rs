@@ -38,8 +38,12 @@ pub struct BpmfConfig {
     /// `α`, the precision of the rating noise (BPMF's paper: 2; 1.5 is best on MovieLens 100k's
     /// validation split).
     pub noise_precision: f64,
-    /// Seeds the sampler.
+    /// Seeds the sampler (and the validation split).
     pub seed: u64,
+    /// Share of the training data held out, drawn with the seed: each sweep reports the
+    /// running average's RMSE on it (0: train on everything).
+    #[serde(default)]
+    pub validation_fraction: f64,
 }
 
 impl Default for BpmfConfig {
@@ -50,6 +54,7 @@ impl Default for BpmfConfig {
             samples: 200,
             noise_precision: 1.5,
             seed: 42,
+            validation_fraction: 0.0,
         }
     }
 }
@@ -90,6 +95,7 @@ impl BpmfConfig {
         if !(a.is_finite() && a > 0.0 && a <= 1e6) {
             return bad("noise-precision", "a number in (0, 1e6]", a.to_string());
         }
+        crate::train::check_fraction(self.validation_fraction)?;
         Ok(ValidBpmfConfig(self))
     }
 }

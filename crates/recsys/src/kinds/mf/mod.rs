@@ -10,34 +10,17 @@
 //! [`RankingModel`](crate::kinds::ranking::RankingModel); unseen strings use row 0.
 
 pub mod bpmf;
+pub mod recipe;
 pub mod sgd;
 
 use recsys_data::{Rating, Vocabulary};
 use recsys_engine::{BiasedDot, Embedding, RankingTask};
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{Ids, Labeled, Model, Persist, Saved, Score, Scratch, lookup_pairs};
+use crate::tensors::Tensor;
 use crate::train::{Examples, Metrics};
 use crate::{Error, Result};
-
-/// Which trainer made a biased MF, with its settings (recorded in the model's manifest).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MfTrainer {
-    /// Bayesian MF by Gibbs sampling.
-    Bpmf(bpmf::BpmfConfig),
-    /// Gradient descent.
-    Sgd(sgd::MfSgdConfig),
-}
-
-/// A biased-MF training recipe: the trainer and the share of the training data held out for
-/// validation (early stopping and per-epoch `val_` metrics; 0 trains on everything).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MfRecipe {
-    /// The trainer and its settings.
-    pub trainer: MfTrainer,
-    /// Share of the training examples held out, drawn with the trainer's seed.
-    pub validation_fraction: f64,
-}
 
 /// The factorization's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,22 +132,6 @@ impl BiasedMf {
         }
     }
 
-    /// Predicted ratings for `(user_ids[i], movie_titles[i])` pairs; unseen strings use row 0.
-    /// Errors if the two lists differ in length.
-    pub fn predict<U: AsRef<str>, T: AsRef<str>>(
-        &self,
-        user_ids: &[U],
-        movie_titles: &[T],
-    ) -> Result<Vec<f32>> {
-        let (users, titles) = crate::kinds::ranking::lookup_pairs(
-            &self.user_vocabulary,
-            &self.title_vocabulary,
-            user_ids,
-            movie_titles,
-        )?;
-        Ok(self.predict_rows(&users, &titles))
-    }
-
     /// Maps ratings' strings through this model's vocabularies.
     pub fn encode(&self, ratings: &[Rating]) -> Examples {
         Examples::encode_with(&self.user_vocabulary, &self.title_vocabulary, ratings)
@@ -177,6 +144,154 @@ impl BiasedMf {
             + self.user_bias.table.len()
             + self.item_bias.table.len()
             + 1
+    }
+}
+
+impl Model for BiasedMf {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn user_vocabulary(&self) -> &Vocabulary {
+        &self.user_vocabulary
+    }
+
+    fn title_vocabulary(&self) -> &Vocabulary {
+        &self.title_vocabulary
+    }
+
+    fn num_parameters(&self) -> usize {
+        BiasedMf::num_parameters(self)
+    }
+
+    /// Unseen strings use row 0.
+    fn predict(&self, users: &dyn Ids, titles: &dyn Ids) -> Result<Vec<f32>> {
+        let (users, titles) =
+            lookup_pairs(&self.user_vocabulary, &self.title_vocabulary, users, titles)?;
+        Ok(self.predict_rows(&users, &titles))
+    }
+
+    fn evaluate(&self, test: &Labeled<'_>) -> Result<Metrics> {
+        evaluate(
+            self,
+            &test.rows_in(&self.user_vocabulary, &self.title_vocabulary),
+        )
+    }
+
+    /// A pair costs one dot product: nothing to precompute.
+    fn into_scorer(self) -> Box<dyn Score> {
+        Box::new(self)
+    }
+}
+
+impl Score for BiasedMf {
+    fn user_vocabulary(&self) -> &Vocabulary {
+        &self.user_vocabulary
+    }
+
+    fn title_vocabulary(&self) -> &Vocabulary {
+        &self.title_vocabulary
+    }
+
+    fn score_user<'s>(&self, user: &str, titles: &dyn Ids, scratch: &'s mut Scratch) -> &'s [f32] {
+        let user = self.user_vocabulary.lookup(user);
+        Scratch::lookup(&mut scratch.titles, &self.title_vocabulary, titles);
+        scratch.users.clear();
+        scratch.users.resize(scratch.titles.len(), user);
+        let out = Scratch::grow(&mut scratch.scores, scratch.titles.len());
+        self.predict_rows_into(&scratch.users, &scratch.titles, out);
+        scratch.users.clear();
+        scratch.users.push(user);
+        out
+    }
+
+    fn score_pairs<'s>(
+        &self,
+        users: &dyn Ids,
+        titles: &dyn Ids,
+        scratch: &'s mut Scratch,
+    ) -> &'s [f32] {
+        Scratch::lookup(&mut scratch.users, &self.user_vocabulary, users);
+        Scratch::lookup(&mut scratch.titles, &self.title_vocabulary, titles);
+        let out = Scratch::grow(&mut scratch.scores, scratch.titles.len());
+        self.predict_rows_into(&scratch.users, &scratch.titles, out);
+        out
+    }
+
+    fn score_all<'s>(&self, user: &str, scratch: &'s mut Scratch) -> &'s [f32] {
+        let user = self.user_vocabulary.lookup(user);
+        let n = self.item_factors.rows - 1;
+        scratch.titles.clear();
+        scratch.titles.extend(1..=n as u32);
+        scratch.users.clear();
+        scratch.users.resize(n, user);
+        let out = Scratch::grow(&mut scratch.scores, n);
+        self.predict_rows_into(&scratch.users, &scratch.titles, out);
+        scratch.users.clear();
+        scratch.users.push(user);
+        out
+    }
+}
+
+impl Persist for BiasedMf {
+    const KIND: &'static str = "biased_mf";
+    type Config = BiasedMfConfig;
+
+    fn config(&self) -> BiasedMfConfig {
+        self.config.clone()
+    }
+
+    /// `user_factors`, `item_factors` (`[rows, factors]`), `user_bias`, `item_bias` (`[rows]`)
+    /// and `global_bias` (`[1]`).
+    fn tensors(&self) -> Vec<Tensor<'_>> {
+        let k = self.config.factors;
+        let (nu, ni) = (self.user_factors.rows, self.item_factors.rows);
+        vec![
+            Tensor::new("user_factors", vec![nu, k], &self.user_factors.table),
+            Tensor::new("item_factors", vec![ni, k], &self.item_factors.table),
+            Tensor::new("user_bias", vec![nu], &self.user_bias.table),
+            Tensor::new("item_bias", vec![ni], &self.item_bias.table),
+            Tensor::new(
+                "global_bias",
+                vec![1],
+                std::slice::from_ref(&self.global_bias),
+            ),
+        ]
+    }
+
+    fn load(config: BiasedMfConfig, saved: &mut dyn Saved) -> Result<Self> {
+        config
+            .check()
+            .map_err(|e| saved.corrupt("manifest.json", format!("model config: {e}")))?;
+        let (users, titles) = saved.vocabularies()?;
+        let (nu, ni, k) = (users.num_rows(), titles.num_rows(), config.factors);
+        let expected = [
+            ("user_factors", vec![nu, k]),
+            ("item_factors", vec![ni, k]),
+            ("user_bias", vec![nu]),
+            ("item_bias", vec![ni]),
+            ("global_bias", vec![1]),
+        ]
+        .map(|(name, shape)| (name.to_owned(), shape));
+        let mut values = saved.tensors(&expected)?.into_iter();
+        let mut table = |rows: usize, dim: usize| Embedding {
+            table: values.next().expect("one value vector per expected tensor"),
+            rows,
+            dim,
+        };
+        let (user_factors, item_factors) = (table(nu, k), table(ni, k));
+        let (user_bias, item_bias) = (table(nu, 1), table(ni, 1));
+        let global_bias = table(1, 1).table[0];
+        Ok(BiasedMf {
+            config,
+            user_vocabulary: users,
+            title_vocabulary: titles,
+            user_factors,
+            item_factors,
+            user_bias,
+            item_bias,
+            global_bias,
+        })
     }
 }
 
@@ -278,6 +393,7 @@ pub(crate) mod tests {
             users: vec![1, 2],
             titles: vec![1, 3],
             ratings: vec![1.0, 5.0],
+            timestamps: None,
         };
         let p = m.predict_rows(&e.users, &e.titles);
         let want = (((p[0] - 1.0).powi(2) + (p[1] - 5.0).powi(2)) as f64 / 2.0).sqrt();

@@ -6,14 +6,15 @@
 //! Surprise's `SVD` runs it (Koren, Bell & Volinsky 2009, eq. 5–6); the MSE's gradient carries
 //! a factor 2 that Surprise folds into its learning rate.
 
-use std::time::Instant;
-
 use recsys_engine::gibbs::SampleRng;
 use recsys_engine::{BiasedDotGrads, Embedding, L2, Optimizer, RankingTask, SparseGrad};
 use serde::{Deserialize, Serialize};
 
 use super::{BiasedMf, BiasedMfConfig, evaluate};
-use crate::train::{BestEpoch, Examples, Metrics, OptimizerKind, TrainConfig, TrainObserver};
+use crate::train::{
+    EpochReport, Examples, History, Metrics, OptimizerKind, Schedule, Shuffle, TrainObserver,
+    Trainer, ValidSchedule, run_epochs,
+};
 use crate::{Error, Result};
 
 /// How to train by gradient descent, unchecked.
@@ -21,62 +22,50 @@ use crate::{Error, Result};
 pub struct MfSgdConfig {
     /// Width of the factor vectors.
     pub factors: usize,
-    /// Most passes over the training data (early stopping may end sooner).
-    pub epochs: usize,
-    /// Examples per step.
-    pub batch_size: usize,
-    /// The optimizer.
-    pub optimizer: OptimizerKind,
-    /// Its learning rate in the first epoch.
-    pub learning_rate: f32,
-    /// The learning rate is multiplied by this after each epoch (1: constant).
-    pub learning_rate_decay: f32,
     /// L2 coefficient on the factor rows each example looks up.
     pub factor_l2: f32,
     /// L2 coefficient on the biases each example looks up.
     pub bias_l2: f32,
     /// Standard deviation of the factors' normal initialisation.
     pub init_std: f32,
-    /// Stop after this many epochs without a better validation RMSE, keeping the best epoch's
-    /// weights (0: never stop early).
-    pub patience: usize,
-    /// Seeds the initialisation and the shuffle.
-    pub seed: u64,
+    /// Epochs, batches, optimizer, learning rate and its decay, seed, validation split and
+    /// early stopping.
+    pub schedule: Schedule,
 }
 
 impl Default for MfSgdConfig {
     fn default() -> Self {
         MfSgdConfig {
             factors: 100,
-            epochs: 60,
-            batch_size: 1,
-            optimizer: OptimizerKind::Sgd,
-            learning_rate: 0.005,
-            learning_rate_decay: 0.96,
             factor_l2: 0.15,
             bias_l2: 0.02,
             init_std: 0.1,
-            patience: 3,
-            seed: 42,
+            schedule: Schedule {
+                epochs: 60,
+                batch_size: 1,
+                optimizer: OptimizerKind::Sgd,
+                learning_rate: 0.005,
+                learning_rate_decay: 0.96,
+                seed: 42,
+                shuffle: Shuffle::Once,
+                validation_fraction: 0.1,
+                patience: 3,
+            },
         }
     }
 }
 
 /// An [`MfSgdConfig`] whose every field has been checked.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValidMfSgdConfig(MfSgdConfig);
+pub struct ValidMfSgdConfig {
+    config: MfSgdConfig,
+    schedule: ValidSchedule,
+}
 
 impl MfSgdConfig {
-    /// Checks every field, naming the first out of range (as the CLI flag spells it). The
-    /// shared ones (epochs, batch size, learning rate) are checked as [`TrainConfig`] checks them.
+    /// Checks every field, naming the first out of range (as the CLI flag spells it).
     pub fn check(self) -> Result<ValidMfSgdConfig> {
-        TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            learning_rate: self.learning_rate,
-            ..TrainConfig::default()
-        }
-        .check()?;
+        let schedule = self.schedule.clone().check()?;
         BiasedMfConfig {
             factors: self.factors,
             clip: None,
@@ -89,10 +78,6 @@ impl MfSgdConfig {
                 value: value.to_string(),
             })
         };
-        let d = self.learning_rate_decay;
-        if !(d.is_finite() && d > 0.0 && d <= 1.0) {
-            return bad("learning-rate-decay", "a number in (0, 1]", d);
-        }
         for (field, v) in [("factor-l2", self.factor_l2), ("bias-l2", self.bias_l2)] {
             if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
                 return bad(field, "a number in [0, 100]", v);
@@ -101,34 +86,22 @@ impl MfSgdConfig {
         if !(self.init_std.is_finite() && (0.0..=10.0).contains(&self.init_std)) {
             return bad("init-std", "a number in [0, 10]", self.init_std);
         }
-        Ok(ValidMfSgdConfig(self))
+        Ok(ValidMfSgdConfig {
+            config: self,
+            schedule,
+        })
     }
 }
 
 impl ValidMfSgdConfig {
     /// The checked settings.
     pub fn get(&self) -> &MfSgdConfig {
-        &self.0
+        &self.config
     }
 
-    /// The optimizer for epoch `epoch` (1-based), its learning rate decayed.
-    fn optimizer(&self, epoch: usize) -> Optimizer {
-        let c = &self.0;
-        let lr = c.learning_rate * c.learning_rate_decay.powi(epoch as i32 - 1);
-        let mut opt = TrainConfig {
-            optimizer: c.optimizer,
-            learning_rate: c.learning_rate,
-            ..TrainConfig::default()
-        }
-        .check()
-        .expect("checked in MfSgdConfig::check")
-        .optimizer();
-        match &mut opt {
-            Optimizer::Sgd(o) => o.learning_rate = lr,
-            Optimizer::Adagrad(o) => o.learning_rate = lr,
-            Optimizer::Adam(o) => o.learning_rate = lr,
-        }
-        opt
+    /// The checked schedule.
+    pub fn schedule(&self) -> &ValidSchedule {
+        &self.schedule
     }
 }
 
@@ -139,45 +112,82 @@ impl ValidMfSgdConfig {
 pub fn fit_sgd(
     users: recsys_data::Vocabulary,
     titles: recsys_data::Vocabulary,
-    train: &Examples,
+    train: Examples,
     validation: Option<&Examples>,
     config: &ValidMfSgdConfig,
     observer: &mut dyn TrainObserver,
-) -> Result<BiasedMf> {
+) -> Result<(BiasedMf, History)> {
     let cfg = config.get();
     if train.is_empty() {
         return Err(Error::InvalidInput("no training examples".into()));
     }
-    let clip = super::rating_range(train);
+    let clip = super::rating_range(&train);
     let factors = cfg.factors;
     let mut model = BiasedMf::zeros(BiasedMfConfig { factors, clip }, users, titles)?;
-    model.global_bias = super::mean_rating(train);
-    let mut rng = SampleRng::new(cfg.seed);
+    model.global_bias = super::mean_rating(&train);
+    let mut rng = SampleRng::new(cfg.schedule.seed);
     for t in [&mut model.user_factors, &mut model.item_factors] {
         t.table
             .iter_mut()
             .for_each(|w| *w = cfg.init_std * rng.normal() as f32);
     }
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    recsys_data::shuffle(&mut order, crate::train::shuffle_seed(cfg.seed));
-    let data = train.permuted(&order);
-    let mut state = SgdState::new(&model, cfg, config.optimizer(1));
-    let mut best = BestEpoch::new(cfg.patience);
-    let steps = data.len().div_ceil(cfg.batch_size);
-    for epoch in 1..=cfg.epochs {
-        observer.epoch_begin(epoch, cfg.epochs, steps);
-        let start = Instant::now();
-        state.optimizer = config.optimizer(epoch);
-        let metrics = state.epoch(&mut model, &data, cfg, epoch, observer)?;
-        let val = validation.map(|v| evaluate(&model, v)).transpose()?;
-        if best.end_epoch(observer, epoch, (metrics, val), start, &model) {
-            break;
+    let mut trainer = SgdTrainer {
+        state: SgdState::new(&model, cfg, config.schedule.optimizer()),
+        data: train,
+        validation,
+        config: cfg,
+    };
+    let history = run_epochs(&mut model, &mut trainer, &config.schedule, observer)?;
+    Ok((model, history))
+}
+
+/// Biased MF's side of the epoch loop.
+struct SgdTrainer<'a> {
+    state: SgdState,
+    data: Examples,
+    validation: Option<&'a Examples>,
+    config: &'a MfSgdConfig,
+}
+
+impl Trainer<BiasedMf> for SgdTrainer<'_> {
+    fn examples(&self) -> usize {
+        self.data.len()
+    }
+
+    fn begin_epoch(&mut self, epoch: usize, learning_rate: f32) {
+        self.state.optimizer = self.state.optimizer.with_learning_rate(learning_rate);
+        self.state.task.reset();
+        self.state.penalty = 0.0;
+        let s = &self.config.schedule;
+        if let Some(seed) = s.shuffle.seed_before(s.seed, epoch) {
+            self.data.shuffle(seed);
         }
     }
-    Ok(match best.into_best() {
-        Some(m) if cfg.patience > 0 => m,
-        _ => model,
-    })
+
+    fn run_batches(
+        &mut self,
+        model: &mut BiasedMf,
+        on_step: &mut dyn FnMut(f32, f64) -> Result<()>,
+    ) -> Result<()> {
+        self.state.epoch(model, &self.data, self.config, on_step)
+    }
+
+    fn report(&self, epoch: usize, seconds: f64) -> EpochReport {
+        let mut metrics: Metrics = self.state.task.metrics().into();
+        metrics.regularization_loss = self.state.penalty / self.data.len() as f64;
+        metrics.total_loss = metrics.loss + metrics.regularization_loss;
+        EpochReport {
+            epoch,
+            metrics,
+            seconds,
+            validation: None,
+            retrieval_loss: None,
+        }
+    }
+
+    fn validate(&mut self, model: &BiasedMf) -> Result<Option<Metrics>> {
+        self.validation.map(|v| evaluate(model, v)).transpose()
+    }
 }
 
 /// Buffers, sparse gradients and optimizer state, allocated once.
@@ -190,11 +200,13 @@ struct SgdState {
     /// Sparse gradients and slots of user factors, item factors, user bias, item bias.
     sparse: [(SparseGrad, recsys_engine::Slots); 4],
     step: u64,
+    /// The epoch's L2 penalty, summed over its examples.
+    penalty: f64,
 }
 
 impl SgdState {
     fn new(model: &BiasedMf, cfg: &MfSgdConfig, optimizer: Optimizer) -> Self {
-        let b = cfg.batch_size;
+        let b = cfg.schedule.batch_size;
         let entry = |t: &Embedding| {
             (
                 SparseGrad::new(t.rows, t.dim, b),
@@ -214,19 +226,19 @@ impl SgdState {
                 entry(&model.item_bias),
             ],
             step: 0,
+            penalty: 0.0,
         }
     }
 
-    /// One pass over `data`; returns the epoch's metrics (L2 penalty included).
+    /// One pass over `data`, each batch's loss and penalty handed to `on_step` before its
+    /// update; the epoch's penalty is summed in `self.penalty`.
     fn epoch(
         &mut self,
         model: &mut BiasedMf,
         data: &Examples,
         cfg: &MfSgdConfig,
-        epoch: usize,
-        observer: &mut dyn TrainObserver,
-    ) -> Result<Metrics> {
-        self.task.reset();
+        on_step: &mut dyn FnMut(f32, f64) -> Result<()>,
+    ) -> Result<()> {
         let (factor_l2, bias_l2) = (
             L2 {
                 weight: cfg.factor_l2,
@@ -235,14 +247,7 @@ impl SgdState {
                 weight: cfg.bias_l2,
             },
         );
-        let mut penalty = 0.0f64;
-        for (s, start) in (0..data.len()).step_by(cfg.batch_size).enumerate() {
-            let r = start..(start + cfg.batch_size).min(data.len());
-            let (users, items, ratings) = (
-                &data.users[r.clone()],
-                &data.titles[r.clone()],
-                &data.ratings[r],
-            );
+        for (users, items, ratings) in data.batches(cfg.schedule.batch_size) {
             let n = users.len();
             let layer = model.layer();
             layer.forward(users, items, &mut self.pred[..n]);
@@ -257,14 +262,8 @@ impl SgdState {
                     + factor_l2.apply(&model.item_factors, items, scale, &mut g.item_factors)
                     + bias_l2.apply(&model.user_bias, users, scale, &mut g.user_bias)
                     + bias_l2.apply(&model.item_bias, items, scale, &mut g.item_bias);
-            penalty += batch_penalty * n as f64;
-            if !(loss.is_finite() && batch_penalty.is_finite()) {
-                return Err(Error::Diverged {
-                    epoch,
-                    step: s + 1,
-                    loss,
-                });
-            }
+            self.penalty += batch_penalty * n as f64;
+            on_step(loss, batch_penalty)?;
             self.step += 1;
             let tables = [
                 (&mut model.user_factors, users, &g.user_factors),
@@ -277,12 +276,8 @@ impl SgdState {
                 self.optimizer
                     .update_sparse(self.step, &mut table.table, sparse, slots);
             }
-            observer.step_end(s + 1, loss);
         }
-        let mut m: Metrics = self.task.metrics().into();
-        m.regularization_loss = penalty / data.len() as f64;
-        m.total_loss = m.loss + m.regularization_loss;
-        Ok(m)
+        Ok(())
     }
 }
 

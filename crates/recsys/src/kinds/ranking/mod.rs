@@ -3,21 +3,33 @@
 //!
 //! Raw strings go in (a user id, a movie title); the model's own vocabularies map them to
 //! embedding rows, unseen strings to the out-of-vocabulary row 0, as Keras `StringLookup` does.
+//!
+//! The kind's folder: [`fit`] (Keras's `fit` and `evaluate`; the step in `step`),
+//! [`multitask`] (the same model trained for rating and retrieval at once), [`recipe`] (the
+//! kind's side of the fitting contract), `serving` (the first layer's halves precomputed for
+//! scoring many candidates) and [`weights`] (TFRS's tensor names and layouts).
 
 use recsys_data::Vocabulary;
 use recsys_engine::matmul::{Op, gemm};
 use recsys_engine::{Activation, Dense, Embedding, InitRng, init::EMBEDDING_UNIFORM_LIMIT};
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{Ids, Labeled, Model, Persist, Saved, Score, lookup_pairs};
+use crate::tensors::{Tensor, shapes};
+use crate::train::Metrics;
 use crate::{Error, Result};
 
-pub(crate) mod fit;
+pub mod fit;
 pub mod multitask;
+pub mod recipe;
+mod serving;
 pub(crate) mod step;
 pub mod weights;
 
+pub use fit::{FirstLayer, evaluate, evaluate_spooled, fit, fit_owned, fit_spooled, fit_with};
 pub(crate) use fit::{Stepper, fit_steps};
-pub use fit::{evaluate, evaluate_spooled, fit, fit_owned, fit_spooled};
+pub use recipe::{RankingRecipe, ValidRankingRecipe};
+pub use serving::{Tower, USER_HALF_LIMIT};
 pub(crate) use step::{Predictor, Step};
 
 /// The model's shape (ranking: TFRS's `RankingModel` with `embedding_dimension = 32` and
@@ -180,46 +192,9 @@ impl RankingModel {
         })
     }
 
-    /// Predicted ratings for `(user_ids[i], movie_titles[i])` pairs.
-    ///
-    /// Unseen users or titles use the out-of-vocabulary row. Errors if the two lists differ in
-    /// length.
-    pub fn predict<U: AsRef<str>, T: AsRef<str>>(
-        &self,
-        user_ids: &[U],
-        movie_titles: &[T],
-    ) -> Result<Vec<f32>> {
-        let (users, titles) = lookup_pairs(
-            &self.user_vocabulary,
-            &self.title_vocabulary,
-            user_ids,
-            movie_titles,
-        )?;
-        let mut scorer = Predictor::new(self, users.len().clamp(1, 8192), users.len());
-        let mut out = Vec::with_capacity(users.len());
-        for (u, t) in users.chunks(8192).zip(titles.chunks(8192)) {
-            out.extend_from_slice(scorer.run(self, u, t));
-        }
-        Ok(out)
-    }
-
-    /// Scores `candidates` for one user and returns `(title, score)` sorted best first
-    /// (ties keep the candidates' order).
-    pub fn rank<T: AsRef<str>>(
-        &self,
-        user_id: &str,
-        candidates: &[T],
-    ) -> Result<Vec<(String, f32)>> {
-        let users = vec![user_id; candidates.len()];
-        Ok(sort_ranked(candidates, self.predict(&users, candidates)?))
-    }
-
-    /// Ranks the whole catalogue (every title in the vocabulary) for one user, keeping `top`.
-    pub fn rank_all(&self, user_id: &str, top: usize) -> Result<Vec<(String, f32)>> {
-        let titles: Vec<&str> = self.title_vocabulary.values().iter().collect();
-        let mut ranked = self.rank(user_id, &titles)?;
-        ranked.truncate(top);
-        Ok(ranked)
+    /// Maps ratings' strings through this model's vocabularies.
+    pub fn encode(&self, ratings: &[recsys_data::Rating]) -> crate::train::Examples {
+        crate::train::Examples::encode_with(&self.user_vocabulary, &self.title_vocabulary, ratings)
     }
 
     /// Number of trainable values.
@@ -232,40 +207,84 @@ impl RankingModel {
                 .map(|l| l.kernel.len() + l.bias.len())
                 .sum::<usize>()
     }
+
+    /// Predictions for `(users[i], titles[i])` rows of its vocabularies, in passes of 8,192.
+    pub fn predict_rows(&self, users: &[u32], titles: &[u32]) -> Vec<f32> {
+        let mut scorer = Predictor::new(self, users.len().clamp(1, 8192), users.len());
+        let mut out = Vec::with_capacity(users.len());
+        for (u, t) in users.chunks(8192).zip(titles.chunks(8192)) {
+            out.extend_from_slice(scorer.run(self, u, t));
+        }
+        out
+    }
 }
 
-/// The rows of each `(user_ids[i], movie_titles[i])` pair in these vocabularies (row 0 for
-/// unseen strings); an error if the two lists differ in length.
-pub(crate) fn lookup_pairs<U: AsRef<str>, T: AsRef<str>>(
-    users: &Vocabulary,
-    titles: &Vocabulary,
-    user_ids: &[U],
-    movie_titles: &[T],
-) -> Result<(Vec<u32>, Vec<u32>)> {
-    Error::check_pairs(user_ids.len(), movie_titles.len())?;
-    Ok((
-        user_ids.iter().map(|u| users.lookup(u.as_ref())).collect(),
-        movie_titles
-            .iter()
-            .map(|t| titles.lookup(t.as_ref()))
-            .collect(),
-    ))
+impl Model for RankingModel {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn user_vocabulary(&self) -> &Vocabulary {
+        &self.user_vocabulary
+    }
+
+    fn title_vocabulary(&self) -> &Vocabulary {
+        &self.title_vocabulary
+    }
+
+    fn num_parameters(&self) -> usize {
+        RankingModel::num_parameters(self)
+    }
+
+    /// Unseen users or titles use the out-of-vocabulary row.
+    fn predict(&self, users: &dyn Ids, titles: &dyn Ids) -> Result<Vec<f32>> {
+        let (users, titles) =
+            lookup_pairs(&self.user_vocabulary, &self.title_vocabulary, users, titles)?;
+        Ok(self.predict_rows(&users, &titles))
+    }
+
+    fn evaluate(&self, test: &Labeled<'_>) -> Result<Metrics> {
+        let rows = test.rows_in(&self.user_vocabulary, &self.title_vocabulary);
+        evaluate(self, &rows, 4096)
+    }
+
+    fn into_scorer(self) -> Box<dyn Score> {
+        Box::new(Tower::new(self))
+    }
 }
 
-/// `(candidate, score)` pairs sorted best first (ties keep the candidates' order).
-pub(crate) fn sort_ranked<T: AsRef<str>>(candidates: &[T], scores: Vec<f32>) -> Vec<(String, f32)> {
-    let mut ranked: Vec<(String, f32)> = candidates
-        .iter()
-        .map(|c| c.as_ref().to_owned())
-        .zip(scores)
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    ranked
+impl Persist for RankingModel {
+    const KIND: &'static str = "ranking";
+    type Config = RankingModelConfig;
+
+    fn config(&self) -> RankingModelConfig {
+        self.config.clone()
+    }
+
+    /// TFRS's names and layouts ([`weights`]).
+    fn tensors(&self) -> Vec<Tensor<'_>> {
+        weights::named(self)
+    }
+
+    fn load(config: RankingModelConfig, saved: &mut dyn Saved) -> Result<Self> {
+        config
+            .check()
+            .map_err(|e| saved.corrupt("manifest.json", format!("model config: {e}")))?;
+        let (users, titles) = saved.vocabularies()?;
+        // Seed 0 only sizes the tables: every value is replaced by the saved one.
+        let mut model = RankingModel::new(config, users, titles, 0)?;
+        let values = saved.tensors(&shapes(&model.tensors()))?;
+        for (slot, v) in weights::named_mut(&mut model).into_iter().zip(values) {
+            *slot.1 = v;
+        }
+        Ok(model)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::Model;
 
     pub(crate) fn tiny_model(seed: u64) -> RankingModel {
         let users = Vocabulary::from_values(["1", "2", "42"]);

@@ -16,16 +16,16 @@
 //! use recsys::data::Vocabulary;
 //! use recsys::kinds::ranking::multitask::{self, MultitaskWeights};
 //! use recsys::kinds::ranking::RankingModel;
-//! use recsys::train::{Examples, Silent, TrainConfig};
+//! use recsys::train::{Examples, Schedule, Silent};
 //!
 //! # fn main() -> Result<(), recsys::Error> {
 //! let users = Vocabulary::from_values(["1", "2"]);
 //! let titles = Vocabulary::from_values(["Heat (1995)", "Babe (1995)", "Fargo (1996)"]);
 //! // Sorted titles: Babe is row 1, Fargo row 2, Heat row 3. User 1 watches Heat, user 2 Babe.
 //! let train = Examples { users: vec![1, 2, 1, 2], titles: vec![3, 1, 3, 1],
-//!                        ratings: vec![5.0, 3.0, 4.0, 3.0] };
+//!                        ratings: vec![5.0, 3.0, 4.0, 3.0], timestamps: None };
 //! let mut model = RankingModel::new(multitask::model_config(), users, titles, 42)?;
-//! let config = TrainConfig { epochs: 20, batch_size: 4, ..TrainConfig::default() }.check()?;
+//! let config = Schedule { epochs: 20, batch_size: 4, ..Schedule::default() }.check()?;
 //! let weights = MultitaskWeights { rating_weight: 1.0, retrieval_weight: 1.0 }.check()?;
 //! multitask::fit(&mut model, train.clone(), &config, &weights, &mut Silent)?;
 //! let report = multitask::evaluate(&model, &train, 4096)?;
@@ -37,12 +37,16 @@
 
 mod step;
 
+use std::borrow::Cow;
+
 use recsys_engine::{FactorizedTopK, InBatchSoftmax, RankingTask, Towers, metrics::DEFAULT_KS};
 use serde::{Deserialize, Serialize};
 
-use crate::kinds::ranking::{Predictor, fit_steps};
+use crate::kinds::ranking::{FirstLayer, Predictor, fit_steps};
 use crate::kinds::ranking::{RankingModel, RankingModelConfig};
-use crate::train::{Examples, History, Metrics, TrainObserver, ValidTrainConfig};
+use crate::train::{
+    Examples, History, Metrics, RetrievalReport, TopKAccuracy, TrainObserver, ValidSchedule,
+};
 use crate::{Error, Result};
 
 /// The tutorial's rating tower over the shared embeddings: 32-wide embeddings, dense layers of
@@ -111,37 +115,6 @@ impl ValidMultitaskWeights {
     }
 }
 
-/// Top-K categorical accuracy at one cut-off (TFRS's
-/// `factorized_top_k/top_{k}_categorical_accuracy`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TopKAccuracy {
-    /// The cut-off.
-    pub k: usize,
-    /// Share of (user, movie) pairs whose movie ranks within the top `k` of the catalogue.
-    pub accuracy: f64,
-}
-
-/// The retrieval task's evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RetrievalReport {
-    /// Mean over evaluation batches of the in-batch softmax loss (unweighted).
-    pub loss: f64,
-    /// Top-K accuracy over the whole catalogue at TFRS's cut-offs 1, 5, 10, 50, 100.
-    pub factorized_top_k: Vec<TopKAccuracy>,
-    /// Movies in the catalogue (every title of the vocabulary; not the out-of-vocabulary row).
-    pub candidates: usize,
-}
-
-impl RetrievalReport {
-    /// The accuracy at cut-off `k`, if it was measured.
-    pub fn top(&self, k: usize) -> Option<f64> {
-        self.factorized_top_k
-            .iter()
-            .find(|t| t.k == k)
-            .map(|t| t.accuracy)
-    }
-}
-
 /// What evaluating a multitask model reports: both tasks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MultitaskMetrics {
@@ -152,20 +125,21 @@ pub struct MultitaskMetrics {
 }
 
 /// Trains `model` on both tasks with `weights`, reporting to `observer`: the ranking model's
-/// [`fit_owned`](crate::train::fit_owned) with the retrieval task's gradient added to the
+/// [`fit_owned`](crate::kinds::ranking::fit_owned) with the retrieval task's gradient added to the
 /// shared embeddings' each step. Each epoch's report carries the retrieval loss.
 pub fn fit(
     model: &mut RankingModel,
-    mut train: Examples,
-    config: &ValidTrainConfig,
+    train: Examples,
+    schedule: &ValidSchedule,
     weights: &ValidMultitaskWeights,
     observer: &mut dyn TrainObserver,
 ) -> Result<History> {
-    let cfg = config.get();
-    train.shuffle_if(cfg);
-    let make =
-        |model: &RankingModel, batch| step::MultitaskStep::new(model, batch, config, weights.get());
-    fit_steps(model, &train, config, make, observer)
+    let make = |model: &RankingModel, batch| {
+        let optimizer = schedule.optimizer();
+        let first = FirstLayer::default();
+        step::MultitaskStep::new(model, batch, optimizer, first, weights.get())
+    };
+    fit_steps(model, Cow::Owned(train), schedule, make, observer)
 }
 
 /// Keras's `evaluate` for the multitask model: RMSE and the retrieval loss in batches of
@@ -218,7 +192,7 @@ pub fn retrieve(model: &RankingModel, user_id: &str, top: usize) -> Result<Vec<(
     let scores = (1..movies.rows as u32)
         .map(|row| movies.row(row).iter().zip(user).map(|(a, b)| a * b).sum())
         .collect();
-    let mut ranked = crate::kinds::ranking::sort_ranked(&titles, scores);
+    let mut ranked = crate::contract::sort_ranked(&titles, scores);
     ranked.truncate(top);
     Ok(ranked)
 }

@@ -6,7 +6,7 @@
 //! buffer (the ragged last batch included).
 //!
 //! The first layer runs one of two ways ([`FirstLayer`]): per distinct id (the default; see
-//! `recsys_engine::layers::lookup_dense`) or per example on the concatenated embeddings (the
+//! `recsys_engine::tower::lookup_dense`) or per example on the concatenated embeddings (the
 //! textbook computation, kept as the reference the fast path is tested against).
 
 use std::cell::Cell;
@@ -16,8 +16,8 @@ use recsys_engine::{
     TableUpdate, TiledStep, Which, forward_tiled, group_by_key,
 };
 
+use super::FirstLayer;
 use super::{Half, RankingModel};
-use crate::train::FirstLayer;
 
 /// Activation buffers for the textbook forward pass: the concatenated embeddings of each
 /// example through every layer, one whole-batch matrix per layer.

@@ -43,6 +43,7 @@ fn small() -> ValidBpmfConfig {
         samples: 10,
         noise_precision: 10.0,
         seed: 1,
+        validation_fraction: 0.0,
     }
     .check()
     .unwrap()

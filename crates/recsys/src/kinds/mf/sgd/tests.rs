@@ -1,17 +1,28 @@
 use super::*;
 use crate::kinds::mf::bpmf::tests::synthetic;
 use crate::train::split_validation;
-use crate::train::{EpochReport, Silent};
+use crate::train::{EpochReport, Schedule, Silent};
 
 fn quick() -> MfSgdConfig {
+    let d = MfSgdConfig::default();
     MfSgdConfig {
         factors: 4,
-        epochs: 40,
-        batch_size: 1,
-        learning_rate: 0.02,
-        seed: 3,
-        ..MfSgdConfig::default()
+        schedule: Schedule {
+            epochs: 40,
+            batch_size: 1,
+            learning_rate: 0.02,
+            seed: 3,
+            ..d.schedule
+        },
+        ..d
     }
+}
+
+/// [`quick`] changed by `f`.
+fn with(f: impl FnOnce(&mut MfSgdConfig)) -> MfSgdConfig {
+    let mut c = quick();
+    f(&mut c);
+    c
 }
 
 #[test]
@@ -35,7 +46,7 @@ fn learns_low_rank_ratings_and_reports_l2_as_regularization_loss() {
     }
     let mut last = Last(None, 0);
     let cfg = quick().check().unwrap();
-    let m = fit_sgd(users, items, &train, Some(&valid), &cfg, &mut last).unwrap();
+    let (m, _) = fit_sgd(users, items, train, Some(&valid), &cfg, &mut last).unwrap();
     let rmse = crate::kinds::mf::evaluate(&m, &valid)
         .unwrap()
         .root_mean_squared_error;
@@ -54,15 +65,14 @@ fn early_stopping_ends_training_and_keeps_the_best_epoch() {
     let (users, items, e) = synthetic(20, 15, 4);
     let (train, valid) = split_validation(&e, 0.3, 2).unwrap();
     // No L2 and a constant learning rate: the factors overfit and validation RMSE turns up.
-    let cfg = MfSgdConfig {
-        epochs: 200,
-        learning_rate: 0.05,
-        learning_rate_decay: 1.0,
-        factor_l2: 0.0,
-        bias_l2: 0.0,
-        patience: 2,
-        ..quick()
-    };
+    let cfg = with(|c| {
+        c.schedule.epochs = 200;
+        c.schedule.learning_rate = 0.05;
+        c.schedule.learning_rate_decay = 1.0;
+        c.factor_l2 = 0.0;
+        c.bias_l2 = 0.0;
+        c.schedule.patience = 2;
+    });
     struct Vals(Vec<f64>);
     impl TrainObserver for Vals {
         fn epoch_end(&mut self, _: usize, r: &EpochReport) {
@@ -70,10 +80,10 @@ fn early_stopping_ends_training_and_keeps_the_best_epoch() {
         }
     }
     let mut vals = Vals(Vec::new());
-    let m = fit_sgd(
+    let (m, _) = fit_sgd(
         users,
         items,
-        &train,
+        train,
         Some(&valid),
         &cfg.check().unwrap(),
         &mut vals,
@@ -95,15 +105,23 @@ fn same_seed_same_weights_for_every_optimizer() {
         OptimizerKind::Adagrad,
         OptimizerKind::Adam,
     ] {
-        let cfg = MfSgdConfig {
-            epochs: 3,
-            optimizer,
-            ..quick()
-        }
+        let cfg = with(|c| {
+            c.schedule.epochs = 3;
+            c.schedule.optimizer = optimizer;
+        })
         .check()
         .unwrap();
-        let a = fit_sgd(users.clone(), items.clone(), &e, None, &cfg, &mut Silent).unwrap();
-        let b = fit_sgd(users.clone(), items.clone(), &e, None, &cfg, &mut Silent).unwrap();
+        let fit = || {
+            fit_sgd(
+                users.clone(),
+                items.clone(),
+                e.clone(),
+                None,
+                &cfg,
+                &mut Silent,
+            )
+        };
+        let (a, b) = (fit().unwrap().0, fit().unwrap().0);
         assert_eq!(a, b);
         assert!(
             crate::kinds::mf::evaluate(&a, &e)
@@ -122,26 +140,14 @@ fn each_field_is_checked_by_name() {
         other => panic!("{other:?}"),
     };
     assert_eq!(field(MfSgdConfig { factors: 0, ..d() }), "factors");
-    assert_eq!(field(MfSgdConfig { epochs: 0, ..d() }), "epochs");
+    assert_eq!(field(with(|c| c.schedule.epochs = 0)), "epochs");
+    assert_eq!(field(with(|c| c.schedule.batch_size = 0)), "batch-size");
     assert_eq!(
-        field(MfSgdConfig {
-            batch_size: 0,
-            ..d()
-        }),
-        "batch-size"
-    );
-    assert_eq!(
-        field(MfSgdConfig {
-            learning_rate: 0.0,
-            ..d()
-        }),
+        field(with(|c| c.schedule.learning_rate = 0.0)),
         "learning-rate"
     );
     assert_eq!(
-        field(MfSgdConfig {
-            learning_rate_decay: 1.5,
-            ..d()
-        }),
+        field(with(|c| c.schedule.learning_rate_decay = 1.5)),
         "learning-rate-decay"
     );
     assert_eq!(
@@ -171,13 +177,12 @@ fn each_field_is_checked_by_name() {
 #[test]
 fn a_diverging_run_is_an_error_not_nan_weights() {
     let (users, items, e) = synthetic(10, 8, 6);
-    let cfg = MfSgdConfig {
-        learning_rate: 100.0,
-        init_std: 10.0,
-        ..quick()
-    }
+    let cfg = with(|c| {
+        c.schedule.learning_rate = 100.0;
+        c.init_std = 10.0;
+    })
     .check()
     .unwrap();
-    let err = fit_sgd(users, items, &e, None, &cfg, &mut Silent).unwrap_err();
+    let err = fit_sgd(users, items, e, None, &cfg, &mut Silent).unwrap_err();
     assert!(matches!(err, Error::Diverged { .. }), "{err}");
 }

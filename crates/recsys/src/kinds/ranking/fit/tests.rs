@@ -3,7 +3,7 @@ use recsys_data::Vocabulary;
 use super::*;
 use crate::kinds::ranking::step::{self, Forward};
 use crate::kinds::ranking::{RankingModelConfig, Step};
-use crate::train::{FirstLayer, Silent, TrainConfig};
+use crate::train::{Schedule, Silent};
 
 pub(crate) fn tiny(seed: u64) -> RankingModel {
     let users = Vocabulary::from_values(["1", "2", "3", "4"]);
@@ -231,14 +231,14 @@ fn both_first_layer_paths_train_to_the_same_weights() {
     let data = synthetic(300);
     let mut models = Vec::new();
     for path in BOTH_PATHS {
-        let config = TrainConfig {
+        let config = Schedule {
             epochs: 5,
             batch_size: 64,
-            first_layer: path,
-            ..TrainConfig::default()
+            ..Schedule::default()
         };
         let mut m = tiny(4);
-        fit(&mut m, &data, &config.check().unwrap(), &mut Silent).unwrap();
+        let data = std::borrow::Cow::Borrowed(&data);
+        fit_with(&mut m, data, &config.check().unwrap(), path, &mut Silent).unwrap();
         models.push(m);
     }
     let (a, b) = (&models[0], &models[1]);
@@ -268,16 +268,17 @@ pub(crate) fn synthetic(n: usize) -> Examples {
         users,
         titles,
         ratings,
+        timestamps: None,
     }
 }
 
 #[test]
 fn training_lowers_rmse_and_is_reproducible() {
     let data = synthetic(300);
-    let config = TrainConfig {
+    let config = Schedule {
         epochs: 30,
         batch_size: 64,
-        ..TrainConfig::default()
+        ..Schedule::default()
     }
     .check()
     .unwrap();
@@ -346,7 +347,7 @@ fn ragged_last_batch_and_batch_size_do_not_change_evaluation() {
 #[test]
 fn empty_data_and_divergence_are_errors() {
     let mut m = tiny(3);
-    let cfg = TrainConfig::default().check().unwrap();
+    let cfg = Schedule::default().check().unwrap();
     assert!(matches!(
         fit(&mut m, &Examples::default(), &cfg, &mut Silent),
         Err(Error::InvalidInput(_))
@@ -367,13 +368,13 @@ fn a_validation_split_is_reported_each_epoch_and_the_best_epoch_kept() {
     for (i, r) in data.ratings.iter_mut().enumerate() {
         *r += ((i * 37 % 11) as f32 - 5.0) * 0.3;
     }
-    let config = TrainConfig {
+    let config = Schedule {
         epochs: 12,
         batch_size: 8,
         learning_rate: 2.0,
         validation_fraction: 0.25,
         patience: 2,
-        ..TrainConfig::default()
+        ..Schedule::default()
     }
     .check()
     .unwrap();
@@ -386,13 +387,8 @@ fn a_validation_split_is_reported_each_epoch_and_the_best_epoch_kept() {
         .collect();
     assert!(hist.epochs.iter().all(|e| e.metrics.examples == 300));
     // The model returned is the best epoch's: its RMSE on the held-out quarter (the same
-    // seeded split) is the smallest of the history.
-    let shuffled = {
-        let mut d = data.clone();
-        d.shuffle_if(config.get());
-        d
-    };
-    let (_, held_out) = crate::train::split_validation(&shuffled, 0.25, 42).unwrap();
+    // seeded split, drawn before the training part is shuffled) is the smallest of the history.
+    let (_, held_out) = crate::train::split_validation(&data, 0.25, 42).unwrap();
     let now = evaluate(&m, &held_out, 100)
         .unwrap()
         .root_mean_squared_error;
@@ -408,11 +404,11 @@ fn a_validation_split_is_reported_each_epoch_and_the_best_epoch_kept() {
 fn the_learning_rate_decays_from_the_second_epoch() {
     let data = synthetic(120);
     let run = |decay: f32| {
-        let config = TrainConfig {
+        let config = Schedule {
             epochs: 2,
             batch_size: 40,
             learning_rate_decay: decay,
-            ..TrainConfig::default()
+            ..Schedule::default()
         }
         .check()
         .unwrap();
@@ -428,24 +424,24 @@ fn the_learning_rate_decays_from_the_second_epoch() {
 
 #[test]
 fn schedule_and_stopping_settings_are_checked_by_name() {
-    let named = |c: TrainConfig| match c.check() {
+    let named = |c: Schedule| match c.check() {
         Err(Error::Config { field, .. }) => field,
         other => panic!("{other:?}"),
     };
-    let d = TrainConfig::default();
-    let decay = |learning_rate_decay| TrainConfig {
+    let d = Schedule::default();
+    let decay = |learning_rate_decay| Schedule {
         learning_rate_decay,
         ..d.clone()
     };
     for bad in [0.0, 1.5, f32::NAN] {
         assert_eq!(named(decay(bad)), "learning-rate-decay");
     }
-    let fraction = TrainConfig {
+    let fraction = Schedule {
         validation_fraction: 1.0,
         ..d.clone()
     };
     assert_eq!(named(fraction), "validation-fraction");
-    let patience = TrainConfig {
+    let patience = Schedule {
         patience: 3,
         ..d.clone()
     };

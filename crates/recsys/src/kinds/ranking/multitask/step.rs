@@ -5,9 +5,8 @@ use recsys_engine::RetrievalTask;
 
 use super::{MultitaskWeights, TowerBuffers};
 use crate::Result;
-use crate::kinds::ranking::RankingModel;
-use crate::kinds::ranking::{Step, Stepper};
-use crate::train::{EpochReport, ValidTrainConfig};
+use crate::kinds::ranking::{FirstLayer, RankingModel, Step, Stepper};
+use crate::train::EpochReport;
 
 /// Everything one multitask step needs besides the model.
 #[derive(Debug)]
@@ -24,15 +23,11 @@ impl MultitaskStep {
     pub(crate) fn new(
         model: &RankingModel,
         capacity: usize,
-        config: &ValidTrainConfig,
+        optimizer: recsys_engine::Optimizer,
+        first_layer: FirstLayer,
         weights: MultitaskWeights,
     ) -> Self {
-        let mut ranking = Step::new(
-            model,
-            capacity,
-            config.optimizer(),
-            config.get().first_layer,
-        );
+        let mut ranking = Step::new(model, capacity, optimizer, first_layer);
         ranking.loss_weight = weights.rating_weight;
         MultitaskStep {
             ranking,

@@ -4,7 +4,7 @@ use super::step::MultitaskStep;
 use super::*;
 use crate::kinds::ranking::Stepper;
 use crate::kinds::ranking::fit::tests::{BOTH_PATHS, batch, loss_of, synthetic, tiny};
-use crate::train::{Silent, TrainConfig};
+use crate::train::{Schedule, Silent};
 
 const WEIGHTS: MultitaskWeights = MultitaskWeights {
     rating_weight: 0.7,
@@ -20,14 +20,14 @@ fn total_loss(m: &RankingModel) -> f64 {
     WEIGHTS.rating_weight as f64 * loss_of(m) + WEIGHTS.retrieval_weight as f64 * retrieval
 }
 
-fn frozen(path: crate::train::FirstLayer) -> ValidTrainConfig {
-    TrainConfig {
+fn frozen() -> recsys_engine::Optimizer {
+    Schedule {
         learning_rate: 1e-9,
-        first_layer: path,
-        ..TrainConfig::default()
+        ..Schedule::default()
     }
     .check()
     .unwrap()
+    .optimizer()
 }
 
 /// The shared embeddings get both tasks' gradients, summed, on both first-layer paths; the
@@ -37,7 +37,7 @@ fn shared_embedding_gradients_match_finite_differences() {
     let m = tiny(5);
     let (u, t, y) = batch();
     for path in BOTH_PATHS {
-        let mut step = MultitaskStep::new(&m, 8, &frozen(path), WEIGHTS);
+        let mut step = MultitaskStep::new(&m, 8, frozen(), path, WEIGHTS);
         let loss = step.gradients(&m, &u, &t, &y).unwrap();
         assert!((loss as f64 - total_loss(&m)).abs() < 1e-3 * total_loss(&m));
         let [users, movies] = step.ranking().embedding_grads();
@@ -76,10 +76,10 @@ fn shared_embedding_gradients_match_finite_differences() {
 #[test]
 fn retrieval_weight_zero_trains_exactly_the_ranking_model() {
     let data = synthetic(200);
-    let config = TrainConfig {
+    let config = Schedule {
         epochs: 3,
         batch_size: 64,
-        ..TrainConfig::default()
+        ..Schedule::default()
     }
     .check()
     .unwrap();
@@ -113,11 +113,12 @@ fn joint_training_learns_to_retrieve_and_evaluate_reports_both_tasks() {
         users,
         titles,
         ratings,
+        timestamps: None,
     };
-    let config = TrainConfig {
+    let config = Schedule {
         epochs: 30,
         batch_size: 32,
-        ..TrainConfig::default()
+        ..Schedule::default()
     }
     .check()
     .unwrap();
@@ -179,7 +180,7 @@ fn bad_weights_and_empty_data_are_errors_naming_the_field() {
     );
     let m = tiny(1);
     assert!(evaluate(&m, &Examples::default(), 64).is_err());
-    let config = TrainConfig::default().check().unwrap();
+    let config = Schedule::default().check().unwrap();
     let weights = w().check().unwrap();
     assert!(
         fit(

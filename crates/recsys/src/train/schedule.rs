@@ -1,4 +1,6 @@
-//! Training hyperparameters, checked once into [`ValidTrainConfig`] before anything runs.
+//! The training schedule every gradient-trained kind shares: how long, in what batches, with
+//! which optimizer at what rate, from which seed, in what order, and when to stop — checked
+//! once into [`ValidSchedule`] (linfa's habit) before anything runs.
 
 use recsys_engine::{Adagrad, Adam, Optimizer, Sgd};
 use serde::{Deserialize, Serialize};
@@ -18,82 +20,70 @@ pub enum OptimizerKind {
     Sgd,
 }
 
-/// How the first dense layer is computed. Both give the same function (to float rounding);
-/// the per-example path is the textbook computation, kept as the fast path's reference.
+/// In what order the training examples are visited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum FirstLayer {
-    /// `concat(user, movie) · W₁` as `user · W₁ᵤ + movie · W₁ₘ`, each term once per distinct id
-    /// in the batch (about 7× fewer multiply-adds on MovieLens batches), the rest of the tower
-    /// a tile of rows at a time. A lookup whose batch names most rows once (users, on a set
-    /// with far more users than a batch has examples) is multiplied per example inside the
-    /// tiles instead, where it costs the same arithmetic and no memory traffic.
+pub enum Shuffle {
+    /// File (or split) order, every epoch (`--no-shuffle`).
+    Off,
+    /// Shuffled once, then the same order every epoch: the tutorial's
+    /// `shuffle(100_000).batch(8192).cache()`.
     #[default]
-    PerDistinctId,
-    /// `concat(user, movie) · W₁`, one row per example.
-    PerExample,
+    Once,
+    /// Reshuffled before every epoch (Keras's `fit(shuffle=True)`).
+    EachEpoch,
 }
 
 /// How to train, unchecked. Defaults are the TFRS ranking tutorial's recipe.
+///
+/// Every gradient-trained kind embeds one; the kind adds only what is its own (a model shape,
+/// penalties, loss weights).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Passes over the training data (tutorial: 3).
+pub struct Schedule {
+    /// Most passes over the training data (tutorial: 3; early stopping may end sooner).
     pub epochs: usize,
     /// Examples per step (tutorial: 8192).
     pub batch_size: usize,
     /// The optimizer (tutorial: Adagrad).
     pub optimizer: OptimizerKind,
-    /// Its learning rate (tutorial: 0.1).
+    /// Its learning rate in the first epoch (tutorial: 0.1).
     pub learning_rate: f32,
-    /// Seeds weight initialisation and the shuffle (default 42).
-    pub seed: u64,
-    /// Shuffle the training examples once before batching (the tutorial's
-    /// `shuffle().batch().cache()`); `false` keeps file order.
-    pub shuffle: bool,
-    /// How the first layer is computed (default: per distinct id).
-    #[serde(default)]
-    pub first_layer: FirstLayer,
     /// The learning rate is multiplied by this after every epoch (1: constant, the tutorial's).
-    #[serde(default = "no_decay")]
     pub learning_rate_decay: f32,
-    /// Fraction of the training examples held out (seeded) to validate each epoch on; 0: none.
-    #[serde(default)]
+    /// Seeds the initial weights, the shuffles and the validation split (default 42).
+    pub seed: u64,
+    /// The order the examples are visited in (tutorial: shuffled once).
+    pub shuffle: Shuffle,
+    /// Share of the training examples held out (seeded) to validate each epoch on; 0: none.
     pub validation_fraction: f64,
     /// Stop after this many epochs without a better validation RMSE and keep the best epoch's
     /// weights (0: never stop early). Needs a validation fraction.
-    #[serde(default)]
     pub patience: usize,
 }
 
-fn no_decay() -> f32 {
-    1.0
-}
-
-impl Default for TrainConfig {
+impl Default for Schedule {
     fn default() -> Self {
-        TrainConfig {
+        Schedule {
             epochs: 3,
             batch_size: 8192,
             optimizer: OptimizerKind::Adagrad,
             learning_rate: 0.1,
-            seed: 42,
-            shuffle: true,
-            first_layer: FirstLayer::PerDistinctId,
             learning_rate_decay: 1.0,
+            seed: 42,
+            shuffle: Shuffle::Once,
             validation_fraction: 0.0,
             patience: 0,
         }
     }
 }
 
-/// A [`TrainConfig`] whose every field has been checked; only this type reaches
-/// [`fit`](super::fit).
+/// A [`Schedule`] whose every field has been checked; only this type reaches a kind's `fit`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValidTrainConfig(TrainConfig);
+pub struct ValidSchedule(Schedule);
 
-impl TrainConfig {
-    /// Checks every field, naming the first that is out of range.
-    pub fn check(self) -> Result<ValidTrainConfig> {
+impl Schedule {
+    /// Checks every field, naming the first that is out of range (as the CLI flag spells it).
+    pub fn check(self) -> Result<ValidSchedule> {
         if !(1..=1_000_000).contains(&self.epochs) {
             return Err(bad("epochs", "an integer from 1 to 1000000", self.epochs));
         }
@@ -118,19 +108,24 @@ impl TrainConfig {
         if !(decay.is_finite() && decay > 0.0 && decay <= 1.0) {
             return Err(bad("learning-rate-decay", "a number in (0, 1]", decay));
         }
-        let fraction = self.validation_fraction;
-        if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
-            return Err(bad("validation-fraction", "a number in [0, 1)", fraction));
-        }
-        if self.patience > 0 && fraction == 0.0 {
+        check_fraction(self.validation_fraction)?;
+        if self.patience > 0 && self.validation_fraction == 0.0 {
             return Err(bad(
                 "patience",
                 "0 unless --validation-fraction holds examples out",
                 self.patience,
             ));
         }
-        Ok(ValidTrainConfig(self))
+        Ok(ValidSchedule(self))
     }
+}
+
+/// Checks a validation share: in `[0, 1)`.
+pub(crate) fn check_fraction(fraction: f64) -> Result<()> {
+    if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
+        return Err(bad("validation-fraction", "a number in [0, 1)", fraction));
+    }
+    Ok(())
 }
 
 fn bad(field: &'static str, allowed: &'static str, value: impl ToString) -> Error {
@@ -141,9 +136,9 @@ fn bad(field: &'static str, allowed: &'static str, value: impl ToString) -> Erro
     }
 }
 
-impl ValidTrainConfig {
+impl ValidSchedule {
     /// The checked settings.
-    pub fn get(&self) -> &TrainConfig {
+    pub fn get(&self) -> &Schedule {
         &self.0
     }
 
@@ -153,7 +148,7 @@ impl ValidTrainConfig {
         c.learning_rate * c.learning_rate_decay.powi(epoch.saturating_sub(1) as i32)
     }
 
-    /// The optimizer with Keras's default constants and this learning rate.
+    /// The optimizer with Keras's default constants and the first epoch's learning rate.
     pub fn optimizer(&self) -> Optimizer {
         let lr = self.0.learning_rate;
         match self.0.optimizer {
@@ -168,7 +163,7 @@ impl ValidTrainConfig {
 mod tests {
     use super::*;
 
-    fn field_of(cfg: TrainConfig) -> &'static str {
+    fn field_of(cfg: Schedule) -> &'static str {
         match cfg.check() {
             Err(Error::Config { field, .. }) => field,
             other => panic!("expected a config error, got {other:?}"),
@@ -177,37 +172,37 @@ mod tests {
 
     #[test]
     fn defaults_are_the_tutorial_and_pass() {
-        let c = TrainConfig::default().check().unwrap();
+        let c = Schedule::default().check().unwrap();
         assert_eq!(c.get().batch_size, 8192);
         assert_eq!(c.optimizer(), Optimizer::Adagrad(Adagrad::keras(0.1)));
     }
 
     #[test]
     fn each_field_is_checked() {
-        let d = TrainConfig::default;
-        assert_eq!(field_of(TrainConfig { epochs: 0, ..d() }), "epochs");
+        let d = Schedule::default;
+        assert_eq!(field_of(Schedule { epochs: 0, ..d() }), "epochs");
         assert_eq!(
-            field_of(TrainConfig {
+            field_of(Schedule {
                 batch_size: 0,
                 ..d()
             }),
             "batch-size"
         );
         assert_eq!(
-            field_of(TrainConfig {
+            field_of(Schedule {
                 learning_rate: f32::NAN,
                 ..d()
             }),
             "learning-rate"
         );
         assert_eq!(
-            field_of(TrainConfig {
+            field_of(Schedule {
                 learning_rate: -1.0,
                 ..d()
             }),
             "learning-rate"
         );
-        let msg = TrainConfig { epochs: 0, ..d() }
+        let msg = Schedule { epochs: 0, ..d() }
             .check()
             .unwrap_err()
             .to_string();
