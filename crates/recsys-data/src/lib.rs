@@ -61,10 +61,11 @@ mod strindex;
 mod synth;
 mod vocab;
 
-// Where the shared MovieLens copy is, for tests: one locator for the whole workspace.
-#[cfg(test)]
-#[path = "../../recsys/tests/common/mod.rs"]
-mod testdata;
+// Where the shared MovieLens copy is, for tests: one locator for the whole workspace, given to
+// other crates' tests by the `testdata` feature (enabled in their dev-dependencies only).
+#[cfg(any(test, feature = "testdata"))]
+#[doc(hidden)]
+pub mod testdata;
 
 pub use download::{
     DATA_DIR_ENV, DownloadObserver, ML100K_URL, NoProgress, PINNED_FILES, data_dir_from_env,
