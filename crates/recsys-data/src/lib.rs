@@ -14,6 +14,9 @@
 //! 5. [`SideInfo`] and the feature transforms ([`hash_row`], [`bucketize`], [`tokenize`], …):
 //!    side features of users and movies, joined by user id and title.
 //!
+//! [`atomic`] writes a file, or replaces a whole folder, so that a reader sees the old or the new
+//! contents and never a half-written mix.
+//!
 //! Bad input gives a [`DataError`] naming the file and line, never a panic. The library never
 //! prints; download progress goes to a [`DownloadObserver`].
 //!
@@ -48,6 +51,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod atomic;
 mod download;
 mod encoded;
 mod error;
