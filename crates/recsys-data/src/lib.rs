@@ -14,6 +14,9 @@
 //! 5. [`SideInfo`] and the feature transforms ([`hash_row`], [`bucketize`], [`tokenize`], …):
 //!    side features of users and movies, joined by user id and title.
 //!
+//! [`atomic`] writes a file, or replaces a whole folder, so that a reader sees the old or the new
+//! contents and never a half-written mix.
+//!
 //! Bad input gives a [`DataError`] naming the file and line, never a panic. The library never
 //! prints; download progress goes to a [`DownloadObserver`].
 //!
@@ -48,6 +51,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod atomic;
 mod download;
 mod encoded;
 mod error;
@@ -62,10 +66,11 @@ mod strindex;
 mod synth;
 mod vocab;
 
-// Where the shared MovieLens copy is, for tests: one locator for the whole workspace.
-#[cfg(test)]
-#[path = "../../recsys/tests/common/mod.rs"]
-mod testdata;
+// Where the shared MovieLens copy is, for tests: one locator for the whole workspace, given to
+// other crates' tests by the `testdata` feature (enabled in their dev-dependencies only).
+#[cfg(any(test, feature = "testdata"))]
+#[doc(hidden)]
+pub mod testdata;
 
 pub use download::{
     DATA_DIR_ENV, DownloadObserver, ML100K_URL, NoProgress, PINNED_FILES, data_dir_from_env,

@@ -35,6 +35,17 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A file error keeps its path and cause as [`Error::Io`]; any other data error (none is
+/// expected from writing) is reported as the model's.
+impl From<recsys::data::DataError> for Error {
+    fn from(e: recsys::data::DataError) -> Self {
+        match e {
+            recsys::data::DataError::Io { path, source } => Error::Io { path, source },
+            other => Error::Model(other.into()),
+        }
+    }
+}
+
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -3,8 +3,6 @@
 
 #[path = "../../recsys-export/tests/common/mod.rs"]
 mod common;
-#[path = "../../recsys/tests/common/mod.rs"]
-mod shared_data;
 
 use recsys::artifact;
 use recsys::contract::Model;
@@ -58,7 +56,7 @@ fn reads_the_committed_v1_model_fixture() {
 /// users and titles, one in ten unseen, each within 1e-6 absolute.
 #[test]
 fn the_tutorial_model_on_movielens_scores_within_1e_6_absolute() {
-    let Some(data_dir) = shared_data::data_dir() else {
+    let Some(data_dir) = recsys_data::testdata::data_dir() else {
         return;
     };
     let out = tempfile::tempdir().unwrap();

@@ -384,8 +384,7 @@ pub fn assert_close(what: &str, actual: f64, expected: f64, rel: f64) {
     );
 }
 
-// The shared-data locator is the library tests' own, so both suites agree on where data is.
-#[path = "../../../recsys/tests/common/mod.rs"]
-mod common;
+// The shared-data locator is recsys-data's (its `testdata` feature), so every crate's tests
+// agree on where data is.
 #[allow(unused_imports)]
-pub use common::{data_dir, peers_dir, workspace_root};
+pub use recsys_data::testdata::{data_dir, peers_dir, workspace_root};
