@@ -22,7 +22,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use recsys_data::{Values, Vocabulary};
+use recsys_data::{Values, Vocabulary, atomic};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -207,30 +207,16 @@ fn save_parts(parts: &Parts, training: Option<&TrainingRecord>, dir: &Path) -> R
             dir.display()
         )));
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    let unique = format!("{}-{}", std::process::id(), nanos());
-    let tmp = parent.join(format!(".{name}.tmp-{unique}"));
-    let result = write_all(parts, training, &tmp)
-        .and_then(|()| swap_into_place(&tmp, dir, &parent, &name, &unique));
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
+    // Written whole beside `dir`, then swapped in (recsys_data::atomic).
+    let tmp = atomic::temp_sibling(dir);
+    if let Some(parent) = tmp.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    result
-}
-
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+    if let Err(e) = write_all(parts, training, &tmp) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    Ok(atomic::replace_dir(&tmp, dir)?)
 }
 
 fn is_replaceable(dir: &Path) -> bool {
@@ -327,21 +313,6 @@ impl<W: Write> Write for Digesting<W> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str, unique: &str) -> Result<()> {
-    if dir.exists() {
-        let old = parent.join(format!(".{name}.old-{unique}"));
-        fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        if let Err(e) = fs::rename(tmp, dir) {
-            let _ = fs::rename(&old, dir);
-            return Err(Error::io(dir, e));
-        }
-        let _ = fs::remove_dir_all(&old);
-    } else {
-        fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))?;
-    }
-    Ok(())
 }
 
 fn digest(bytes: &[u8]) -> FileDigest {
