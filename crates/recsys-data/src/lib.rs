@@ -56,10 +56,10 @@ mod download;
 mod encoded;
 mod error;
 mod examples;
-mod features;
 mod interactions;
 mod lines;
 mod movielens;
+mod side_info;
 mod split;
 mod spool;
 mod strindex;
@@ -79,12 +79,12 @@ pub use download::{
 pub use encoded::Encoder;
 pub use error::{DataError, Result};
 pub use examples::Examples;
-pub use features::{
+pub use interactions::{ColumnNames, for_each_interaction, read_interactions};
+pub use movielens::{GENRES, Movie, MovieLens100k, User};
+pub use side_info::{
     FNV_OFFSET_BASIS, FNV_PRIME, SideInfo, bucketize, equal_width_boundaries, fnv1a64, hash_row,
     release_year, tokenize, zip_prefix,
 };
-pub use interactions::{ColumnNames, for_each_interaction, read_interactions};
-pub use movielens::{GENRES, Movie, MovieLens100k, User};
 pub use split::{shuffle, shuffle_with, split};
 pub use spool::{RowMap, Spool, SpoolShuffle};
 pub use synth::{SynthRows, SynthSpec, SynthSummary, write_synthetic};

@@ -191,7 +191,7 @@ pub(crate) fn read_items(path: &Path) -> Result<Vec<Movie>> {
                 }
             };
         }
-        crate::features::release_year(f[2])
+        crate::side_info::release_year(f[2])
             .map_err(|m| DataError::parse(path, line, format!("field 3 (release date): {m}")))?;
         movies.push(Movie {
             id,

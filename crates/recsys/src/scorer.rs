@@ -1,7 +1,7 @@
 //! `Scorer`: the serving path of a saved model of any kind — raw user ids and titles in, many
 //! candidates for one user, fast.
 //!
-//! A scorer holds the model's serving form ([`Score`](crate::contract::Score)), which the kind
+//! A scorer holds the model's serving form ([`Score`]), which the kind
 //! chooses: the ranking model precomputes its first layer's item half for every title (and
 //! the user half for every user when that fits [`USER_HALF_LIMIT`]), so scoring many
 //! candidates for one user costs the later layers only; a biased MF scores a pair with one dot

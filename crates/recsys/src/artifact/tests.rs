@@ -164,8 +164,8 @@ fn public_types_are_send_sync_unpin() {
 
 // The feature model on disk.
 
+use crate::kinds::features::fit::fit_features;
 use crate::kinds::features::tests::{tiny, title, train_config};
-use crate::kinds::features::train::fit_features;
 
 fn trained() -> FeatureModel {
     let (m, data) = tiny(2, Some(3));
@@ -318,7 +318,7 @@ fn write_compat_fixture() {
     assert_eq!(ARTIFACT_FORMAT_VERSION, 4);
     let (m, data) = crate::kinds::features::tests::tiny(1, Some(2));
     let cfg = crate::kinds::features::tests::train_config(5);
-    let m = crate::kinds::features::train::fit_features(m, &data, None, &cfg, &mut Silent).unwrap();
+    let m = crate::kinds::features::fit::fit_features(m, &data, None, &cfg, &mut Silent).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat");
     let dir = root.join("artifact_v4");
     let record = TrainingRecord {

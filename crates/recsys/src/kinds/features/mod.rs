@@ -7,14 +7,16 @@
 //! files give: user age, gender, occupation and zip prefix (`u.user`), genres and release year
 //! (`u.item`), title tokens, and the rating's time (`u.data`). Which features, how each is
 //! looked up (vocabulary or hash bins) and the network's shape are declared in a TOML recipe
-//! ([`config`]); [`encode`] turns raw interactions into rows; [`train`] fits it by minibatch
-//! gradient descent with the engine's optimizers.
+//! ([`config`]); [`encode`] turns raw interactions (or rows of a data set's vocabularies) into
+//! feature rows; [`fit`] trains it by minibatch gradient descent with the engine's optimizers,
+//! through the one epoch loop; [`recipe`] is the kind's side of the fitting contract (side
+//! information joined, lookups fitted, validation held out); `persist` its files on disk.
 
 pub mod config;
 pub mod encode;
+pub mod fit;
 mod persist;
 pub mod recipe;
-pub mod train;
 
 use recsys_data::{Rating, Vocabulary};
 use recsys_engine::init::{EMBEDDING_UNIFORM_LIMIT, InitRng};

@@ -9,7 +9,7 @@ use std::time::Instant;
 use recsys_data::{Examples, SideInfo, Vocabulary};
 
 use super::config::FeatureInput;
-use super::train::{LabeledRows, evaluate_rows, fit_features};
+use super::fit::{LabeledRows, evaluate_rows, fit_features};
 use super::{FeatureEncoder, FeatureModel, FeatureRecipe, SideTable, ValidFeatureRecipe};
 use crate::contract::{DataRows, FitSeconds, Fitted, Overrides, Recipe, TrainData};
 use crate::train::{Recording, TrainObserver, hold_out, narrate_validation};

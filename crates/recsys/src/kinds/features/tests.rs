@@ -2,7 +2,7 @@
 //! interaction between a user feature (gender) and an item feature (genre).
 
 use super::encode::{MovieSide, UserSide};
-use super::train::{LabeledRows, evaluate_rows, fit_features};
+use super::fit::{LabeledRows, evaluate_rows, fit_features};
 use super::*;
 use crate::kinds::features::config::{FeatureTrainConfig, NetworkSpec};
 use crate::train::{OptimizerKind, Schedule, Silent};

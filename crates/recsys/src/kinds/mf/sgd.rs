@@ -1,6 +1,8 @@
-//! Biased MF trained by gradient descent: the engine's [`BiasedDot`] layer, MSE through
-//! [`RankingTask`], per-lookup [`L2`] penalties, sparse row updates by any of the engine's
-//! optimizers, a per-epoch learning-rate decay, and early stopping on a validation split.
+//! Biased MF trained by gradient descent: the engine's
+//! [`BiasedDot`](recsys_engine::BiasedDot) layer, MSE through [`RankingTask`], per-lookup
+//! [`L2`] penalties, sparse row updates by any of the engine's optimizers, on the schedule
+//! every kind shares (a per-epoch learning-rate decay, early stopping on a validation split),
+//! through the one epoch loop.
 //!
 //! With batch 1, plain SGD, `factor_l2 = bias_l2 = λ` and no decay this is Funk's SGD as
 //! Surprise's `SVD` runs it (Koren, Bell & Volinsky 2009, eq. 5–6); the MSE's gradient carries

@@ -4,7 +4,7 @@
 //! Raw strings go in (a user id, a movie title); the model's own vocabularies map them to
 //! embedding rows, unseen strings to the out-of-vocabulary row 0, as Keras `StringLookup` does.
 //!
-//! The kind's folder: [`fit`] (Keras's `fit` and `evaluate`; the step in `step`),
+//! The kind's folder: [`fit`](mod@fit) (Keras's `fit` and `evaluate`; the step in `step`),
 //! [`multitask`] (the same model trained for rating and retrieval at once), [`recipe`] (the
 //! kind's side of the fitting contract), `serving` (the first layer's halves precomputed for
 //! scoring many candidates) and [`weights`] (TFRS's tensor names and layouts).
