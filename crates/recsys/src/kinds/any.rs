@@ -31,7 +31,7 @@ macro_rules! each_model {
     };
 }
 
-/// `$body` with `$r` bound to the recipe inside `$recipe` and `$R` to its type.
+/// `$body` with `$r` bound to the recipe inside `$recipe`, whatever its kind.
 macro_rules! each_recipe {
     ($recipe:expr, $r:ident => $body:expr) => {
         match $recipe {

@@ -114,6 +114,30 @@ impl RetrievalReport {
     }
 }
 
+impl EpochReport {
+    /// An epoch's report from its task's `metrics` and the penalty summed over its `examples`
+    /// (reported per example as `regularization_loss`, added into `total_loss`); validation
+    /// unset.
+    pub(crate) fn penalized(
+        epoch: usize,
+        seconds: f64,
+        metrics: RankingMetrics,
+        penalty: f64,
+        examples: usize,
+    ) -> Self {
+        let mut metrics: Metrics = metrics.into();
+        metrics.regularization_loss = penalty / examples.max(1) as f64;
+        metrics.total_loss = metrics.loss + metrics.regularization_loss;
+        EpochReport {
+            epoch,
+            metrics,
+            seconds,
+            validation: None,
+            retrieval_loss: None,
+        }
+    }
+}
+
 /// What `fit` returns: one report per epoch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct History {

@@ -128,16 +128,8 @@ impl Trainer<FeatureModel> for FeatureTrainer<'_> {
     }
 
     fn report(&self, epoch: usize, seconds: f64) -> EpochReport {
-        let mut metrics: Metrics = self.buffers.task.metrics().into();
-        metrics.regularization_loss = self.penalty / self.order.len().max(1) as f64;
-        metrics.total_loss = metrics.loss + metrics.regularization_loss;
-        EpochReport {
-            epoch,
-            metrics,
-            seconds,
-            validation: None,
-            retrieval_loss: None,
-        }
+        let metrics = self.buffers.task.metrics();
+        EpochReport::penalized(epoch, seconds, metrics, self.penalty, self.order.len())
     }
 
     fn validate(&mut self, model: &FeatureModel) -> Result<Option<Metrics>> {

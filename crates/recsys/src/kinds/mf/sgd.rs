@@ -175,16 +175,8 @@ impl Trainer<BiasedMf> for SgdTrainer<'_> {
     }
 
     fn report(&self, epoch: usize, seconds: f64) -> EpochReport {
-        let mut metrics: Metrics = self.state.task.metrics().into();
-        metrics.regularization_loss = self.state.penalty / self.data.len() as f64;
-        metrics.total_loss = metrics.loss + metrics.regularization_loss;
-        EpochReport {
-            epoch,
-            metrics,
-            seconds,
-            validation: None,
-            retrieval_loss: None,
-        }
+        let metrics = self.state.task.metrics();
+        EpochReport::penalized(epoch, seconds, metrics, self.state.penalty, self.data.len())
     }
 
     fn validate(&mut self, model: &BiasedMf) -> Result<Option<Metrics>> {
