@@ -359,18 +359,13 @@ pub struct PrecisionChange {
     pub change: f64,
 }
 
-/// The test RMSE of `model` and of its `precision` export, on `test`; only a tower's weights
-/// are stored at other precisions than `f32` ([`check_options`]).
+/// The test RMSE of `graph` and of its `precision` export, on `test`; only a tower's weights
+/// are stored at other precisions than `f32` ([`check_options`]), another graph is an error.
 pub fn precision_change(
     graph: Portable<'_>,
     test: &[Rating],
     precision: Precision,
 ) -> Result<PrecisionChange> {
-    let options = ExportOptions {
-        precision,
-        ..ExportOptions::default()
-    };
-    check_options(graph, &options)?;
     let Portable::Tower(model) = graph else {
         return Err(Error::InvalidInput(
             "only a ranking model's weights are stored below f32".into(),

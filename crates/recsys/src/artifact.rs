@@ -331,24 +331,19 @@ pub fn load_any(dir: &Path) -> Result<Loaded<AnyModel>> {
 }
 
 /// Reads the model in `dir` as kind `M`: a model of another kind is
-/// [`Error::UnsupportedModelKind`], naming both.
-pub fn load<M: Persist>(dir: &Path) -> Result<Loaded<M>> {
+/// [`Error::UnsupportedModelKind`], naming both (before any file but the manifest is read).
+pub fn load<M: Persist + TryFrom<AnyModel, Error = AnyModel>>(dir: &Path) -> Result<Loaded<M>> {
     let manifest = read_manifest(dir)?;
+    let other_kind = |kind: &str| Error::UnsupportedModelKind {
+        path: dir.to_owned(),
+        kind: kind.to_owned(),
+        expected: M::KIND,
+    };
     if manifest.model.kind() != M::KIND {
-        return Err(Error::UnsupportedModelKind {
-            path: dir.to_owned(),
-            kind: manifest.model.kind().to_owned(),
-            expected: M::KIND,
-        });
+        return Err(other_kind(manifest.model.kind()));
     }
-    let config = serde_json::to_value(&manifest.model)
-        .ok()
-        .and_then(|mut v| serde_json::from_value(v["model"].take()).ok())
-        .ok_or_else(|| Error::Corrupt {
-            path: dir.join(MANIFEST),
-            reason: format!("model is not a \"{}\" config", M::KIND),
-        })?;
-    let model = M::load(config, &mut Directory::new(dir, &manifest))?;
+    let model = AnyModel::load(manifest.model.clone(), &mut Directory::new(dir, &manifest))?;
+    let model = M::try_from(model).map_err(|other| other_kind(other.kind()))?;
     Ok(Loaded { model, manifest })
 }
 

@@ -18,15 +18,6 @@ pub trait Ids {
     fn id(&self, i: usize) -> &str;
 }
 
-impl<T: AsRef<str>> Ids for [T] {
-    fn len(&self) -> usize {
-        <[T]>::len(self)
-    }
-    fn id(&self, i: usize) -> &str {
-        self[i].as_ref()
-    }
-}
-
 /// A slice as ids: pass `&slice` (a reference to the reference), since `dyn Ids` needs a sized
 /// value behind it.
 impl<T: AsRef<str>> Ids for &[T] {
@@ -104,9 +95,7 @@ impl Labeled<'_> {
             (None, None) => None,
         }
     }
-}
 
-impl Labeled<'_> {
     /// The examples as rows of `users` and `titles` (row 0 for an id they lack), each distinct
     /// id looked up once; ratings and times unchanged.
     pub fn rows_in(&self, users: &Vocabulary, titles: &Vocabulary) -> Examples {
@@ -137,9 +126,16 @@ pub(crate) fn lookup_pairs(
     title_ids: &dyn Ids,
 ) -> crate::Result<(Vec<u32>, Vec<u32>)> {
     crate::Error::check_pairs(user_ids.len(), title_ids.len())?;
-    let rows =
-        |v: &Vocabulary, ids: &dyn Ids| (0..ids.len()).map(|i| v.lookup(ids.id(i))).collect();
-    Ok((rows(users, user_ids), rows(titles, title_ids)))
+    let (mut user_rows, mut title_rows) = (Vec::new(), Vec::new());
+    rows_of(&mut user_rows, users, user_ids);
+    rows_of(&mut title_rows, titles, title_ids);
+    Ok((user_rows, title_rows))
+}
+
+/// The rows of `ids` in `vocabulary` (0 for an id it lacks), into `rows` (cleared first).
+pub(crate) fn rows_of(rows: &mut Vec<u32>, vocabulary: &Vocabulary, ids: &dyn Ids) {
+    rows.clear();
+    rows.extend((0..ids.len()).map(|i| vocabulary.lookup(ids.id(i))));
 }
 
 /// `(candidate, score)` pairs sorted best first (ties keep the candidates' order).

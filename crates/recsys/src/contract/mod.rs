@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use ids::{Ids, Labeled, Repeat};
-pub(crate) use ids::{lookup_pairs, sort_ranked};
+pub(crate) use ids::{lookup_pairs, rows_of, sort_ranked};
 pub use overrides::Overrides;
 pub(crate) use overrides::take;
 
@@ -147,12 +147,6 @@ impl Scratch {
             buf.resize(len, 0.0);
         }
         &mut buf[..len]
-    }
-
-    /// Looks up `ids` in `vocabulary` into `rows` (cleared first).
-    pub(crate) fn lookup(rows: &mut Vec<u32>, vocabulary: &Vocabulary, ids: &dyn Ids) {
-        rows.clear();
-        rows.extend((0..ids.len()).map(|i| vocabulary.lookup(ids.id(i))));
     }
 }
 

@@ -67,23 +67,33 @@ pub enum ModelConfig {
     Features(FeatureModelConfig),
 }
 
-impl From<RankingModel> for AnyModel {
-    fn from(m: RankingModel) -> Self {
-        AnyModel::Ranking(m)
-    }
+/// Each kind into and out of [`AnyModel`] (out of it: the model back when it is of another
+/// kind).
+macro_rules! any_model_holds {
+    ($($variant:ident($kind:ty)),*) => {$(
+        impl From<$kind> for AnyModel {
+            fn from(m: $kind) -> Self {
+                AnyModel::$variant(m)
+            }
+        }
+
+        impl TryFrom<AnyModel> for $kind {
+            type Error = AnyModel;
+            fn try_from(m: AnyModel) -> std::result::Result<Self, AnyModel> {
+                match m {
+                    AnyModel::$variant(m) => Ok(m),
+                    other => Err(other),
+                }
+            }
+        }
+    )*};
 }
 
-impl From<BiasedMf> for AnyModel {
-    fn from(m: BiasedMf) -> Self {
-        AnyModel::BiasedMf(m)
-    }
-}
-
-impl From<FeatureModel> for AnyModel {
-    fn from(m: FeatureModel) -> Self {
-        AnyModel::Features(m)
-    }
-}
+any_model_holds!(
+    Ranking(RankingModel),
+    BiasedMf(BiasedMf),
+    Features(FeatureModel)
+);
 
 impl AnyModel {
     /// The shape, tagged with the kind.

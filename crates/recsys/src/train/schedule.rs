@@ -148,6 +148,12 @@ impl ValidSchedule {
         c.learning_rate * c.learning_rate_decay.powi(epoch.saturating_sub(1) as i32)
     }
 
+    /// The seed to reshuffle the training data with before epoch `epoch`, if the schedule's
+    /// [`Shuffle`] reorders it then.
+    pub fn shuffle_seed_before(&self, epoch: usize) -> Option<u64> {
+        self.0.shuffle.seed_before(self.0.seed, epoch)
+    }
+
     /// The optimizer with Keras's default constants and the first epoch's learning rate.
     pub fn optimizer(&self) -> Optimizer {
         let lr = self.0.learning_rate;

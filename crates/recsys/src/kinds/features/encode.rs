@@ -366,20 +366,15 @@ impl FeatureEncoder {
         let mut rows = FeatureRows::new(self.specs.len());
         for (f, (spec, lookup)) in self.specs.iter().zip(&self.lookups).enumerate() {
             let of = |ex: &Interaction| rows_of(spec, lookup, ex, side);
-            match Key::of(spec.input) {
-                Key::User => {
-                    let cached = per_row(&examples.users, users, |id| of(&Interaction::user(id)));
-                    for &u in &examples.users {
-                        rows.push(f, cached[u as usize].iter().copied());
+            let columns = ((&examples.users[..], users), (&examples.titles[..], titles));
+            match Key::of(spec.input).pick(columns) {
+                Some(((keys, vocabulary), alone)) => {
+                    let cached = per_row(keys, vocabulary, |id| of(&alone(id)));
+                    for &k in keys {
+                        rows.push(f, cached[k as usize].iter().copied());
                     }
                 }
-                Key::Title => {
-                    let cached = per_row(&examples.titles, titles, |t| of(&Interaction::title(t)));
-                    for &t in &examples.titles {
-                        rows.push(f, cached[t as usize].iter().copied());
-                    }
-                }
-                Key::Time => {
+                None => {
                     for i in 0..examples.len() {
                         rows.push(f, of(&Interaction::at(time(i))));
                     }
@@ -414,14 +409,12 @@ impl FeatureEncoder {
         let lookups = specs
             .iter()
             .map(|spec| {
-                let interactions: Vec<Interaction> = match Key::of(spec.input) {
-                    Key::User => (user_rows.iter())
-                        .map(|&u| Interaction::user(text(users, u)))
-                        .collect(),
-                    Key::Title => (title_rows.iter())
-                        .map(|&t| Interaction::title(text(titles, t)))
-                        .collect(),
-                    Key::Time => times.iter().map(|&t| Interaction::at(Some(t))).collect(),
+                let columns = ((&user_rows[..], users), (&title_rows[..], titles));
+                let interactions: Vec<Interaction> = match Key::of(spec.input).pick(columns) {
+                    Some(((rows, vocabulary), alone)) => {
+                        rows.iter().map(|&r| alone(text(vocabulary, r))).collect()
+                    }
+                    None => times.iter().map(|&t| Interaction::at(Some(t))).collect(),
                 };
                 fit_lookup(spec, &interactions, side)
             })
@@ -432,6 +425,9 @@ impl FeatureEncoder {
         }
     }
 }
+
+/// Makes the interaction that holds one user id or one title alone.
+type Alone = fn(&str) -> Interaction<'_>;
 
 /// Which part of an interaction a feature reads: its user, its title, or its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,11 +446,21 @@ impl Key {
             Timestamp => Key::Time,
         }
     }
+
+    /// Of a user and a title column, the one this key reads, with the interaction that holds
+    /// one of its ids alone; `None` for the time.
+    fn pick<T>(self, (user, title): (T, T)) -> Option<(T, Alone)> {
+        match self {
+            Key::User => Some((user, Interaction::user)),
+            Key::Title => Some((title, Interaction::title)),
+            Key::Time => None,
+        }
+    }
 }
 
-impl<'a> Interaction<'a> {
+impl Interaction<'_> {
     /// A user alone (what user features read).
-    fn user(user_id: &'a str) -> Self {
+    fn user(user_id: &str) -> Interaction<'_> {
         Interaction {
             user_id,
             title: "",
@@ -463,7 +469,7 @@ impl<'a> Interaction<'a> {
     }
 
     /// A title alone (what title features read).
-    fn title(title: &'a str) -> Self {
+    fn title(title: &str) -> Interaction<'_> {
         Interaction {
             user_id: "",
             title,
@@ -472,7 +478,7 @@ impl<'a> Interaction<'a> {
     }
 
     /// A time alone.
-    fn at(timestamp: Option<i64>) -> Self {
+    fn at(timestamp: Option<i64>) -> Interaction<'static> {
         Interaction {
             user_id: "",
             title: "",

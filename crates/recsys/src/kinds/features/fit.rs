@@ -102,8 +102,7 @@ impl Trainer<FeatureModel> for FeatureTrainer<'_> {
         b.optimizer = b.optimizer.with_learning_rate(learning_rate);
         b.task.reset();
         self.penalty = 0.0;
-        let s = self.schedule.get();
-        if let Some(seed) = s.shuffle.seed_before(s.seed, epoch) {
+        if let Some(seed) = self.schedule.shuffle_seed_before(epoch) {
             recsys_data::shuffle(&mut self.order, seed);
         }
     }

@@ -27,7 +27,7 @@ pub use config::{
 };
 pub use encode::{FeatureEncoder, FeatureRows, Interaction, Lookup, SideTable};
 
-use crate::contract::{Ids, Labeled, Model, Score, Scratch};
+use crate::contract::{Ids, Labeled, Model, Score, Scratch, rows_of};
 use crate::tensors::Tensor;
 use crate::train::Metrics;
 use crate::{Error, Result};
@@ -387,8 +387,8 @@ impl Score for FeatureModel {
         titles: &dyn Ids,
         scratch: &'s mut Scratch,
     ) -> &'s [f32] {
-        Scratch::lookup(&mut scratch.users, &self.user_vocabulary, users);
-        Scratch::lookup(&mut scratch.titles, &self.title_vocabulary, titles);
+        rows_of(&mut scratch.users, &self.user_vocabulary, users);
+        rows_of(&mut scratch.titles, &self.title_vocabulary, titles);
         let interactions = Self::interactions(users, titles).expect("one user id per title");
         let scores = self.predict_interactions(&interactions);
         let out = Scratch::grow(&mut scratch.scores, scores.len());

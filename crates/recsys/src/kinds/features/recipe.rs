@@ -75,20 +75,18 @@ impl Recipe for FeatureRecipe {
             &required,
             &side_table,
         );
-        let labeled = |e: &Examples| {
-            let t = times(e, vocabularies, &side, reads_time);
-            LabeledRows {
-                rows: encoder.encode_examples(e, vocabularies, |i| t[i], &side_table),
-                ratings: e.ratings.clone(),
-            }
+        let labeled = |e: &Examples, t: &[Option<i64>]| LabeledRows {
+            rows: encoder.encode_examples(e, vocabularies, |i| t[i], &side_table),
+            ratings: e.ratings.clone(),
         };
-        let train_rows = labeled(&train);
-        let valid_rows = validation.as_ref().map(labeled);
-        let test_rows = labeled(&test);
+        let with_times = |e: &Examples| labeled(e, &times(e, vocabularies, &side, reads_time));
+        let train_rows = labeled(&train, &train_times);
+        let valid_rows = validation.as_ref().map(with_times);
+        let test_rows = with_times(&test);
         let clock = Instant::now();
         let model = FeatureModel::new(
             recipe.model(),
-            encoder.clone(),
+            encoder,
             side_table,
             data.users,
             data.titles,

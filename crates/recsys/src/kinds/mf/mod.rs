@@ -17,7 +17,7 @@ use recsys_data::{Rating, Vocabulary};
 use recsys_engine::{BiasedDot, Embedding, RankingTask};
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Ids, Labeled, Model, Persist, Saved, Score, Scratch, lookup_pairs};
+use crate::contract::{Ids, Labeled, Model, Persist, Saved, Score, Scratch, lookup_pairs, rows_of};
 use crate::tensors::Tensor;
 use crate::train::{Examples, Metrics};
 use crate::{Error, Result};
@@ -194,15 +194,8 @@ impl Score for BiasedMf {
     }
 
     fn score_user<'s>(&self, user: &str, titles: &dyn Ids, scratch: &'s mut Scratch) -> &'s [f32] {
-        let user = self.user_vocabulary.lookup(user);
-        Scratch::lookup(&mut scratch.titles, &self.title_vocabulary, titles);
-        scratch.users.clear();
-        scratch.users.resize(scratch.titles.len(), user);
-        let out = Scratch::grow(&mut scratch.scores, scratch.titles.len());
-        self.predict_rows_into(&scratch.users, &scratch.titles, out);
-        scratch.users.clear();
-        scratch.users.push(user);
-        out
+        rows_of(&mut scratch.titles, &self.title_vocabulary, titles);
+        self.score_title_rows(self.user_vocabulary.lookup(user), scratch)
     }
 
     fn score_pairs<'s>(
@@ -211,24 +204,31 @@ impl Score for BiasedMf {
         titles: &dyn Ids,
         scratch: &'s mut Scratch,
     ) -> &'s [f32] {
-        Scratch::lookup(&mut scratch.users, &self.user_vocabulary, users);
-        Scratch::lookup(&mut scratch.titles, &self.title_vocabulary, titles);
+        rows_of(&mut scratch.users, &self.user_vocabulary, users);
+        rows_of(&mut scratch.titles, &self.title_vocabulary, titles);
         let out = Scratch::grow(&mut scratch.scores, scratch.titles.len());
         self.predict_rows_into(&scratch.users, &scratch.titles, out);
         out
     }
 
     fn score_all<'s>(&self, user: &str, scratch: &'s mut Scratch) -> &'s [f32] {
-        let user = self.user_vocabulary.lookup(user);
-        let n = self.item_factors.rows - 1;
         scratch.titles.clear();
-        scratch.titles.extend(1..=n as u32);
+        scratch.titles.extend(1..self.item_factors.rows as u32);
+        self.score_title_rows(self.user_vocabulary.lookup(user), scratch)
+    }
+}
+
+impl BiasedMf {
+    /// Scores the title rows in `scratch.titles` for user row `user`, leaving `user` as the
+    /// one user row looked up.
+    fn score_title_rows<'s>(&self, user: u32, scratch: &'s mut Scratch) -> &'s [f32] {
+        let n = scratch.titles.len();
         scratch.users.clear();
         scratch.users.resize(n, user);
         let out = Scratch::grow(&mut scratch.scores, n);
         self.predict_rows_into(&scratch.users, &scratch.titles, out);
-        scratch.users.clear();
-        scratch.users.push(user);
+        scratch.users.truncate(1);
+        scratch.users.resize(1, user);
         out
     }
 }

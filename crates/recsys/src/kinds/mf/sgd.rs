@@ -137,7 +137,7 @@ pub fn fit_sgd(
         state: SgdState::new(&model, cfg, config.schedule.optimizer()),
         data: train,
         validation,
-        config: cfg,
+        config,
     };
     let history = run_epochs(&mut model, &mut trainer, &config.schedule, observer)?;
     Ok((model, history))
@@ -148,7 +148,7 @@ struct SgdTrainer<'a> {
     state: SgdState,
     data: Examples,
     validation: Option<&'a Examples>,
-    config: &'a MfSgdConfig,
+    config: &'a ValidMfSgdConfig,
 }
 
 impl Trainer<BiasedMf> for SgdTrainer<'_> {
@@ -160,8 +160,7 @@ impl Trainer<BiasedMf> for SgdTrainer<'_> {
         self.state.optimizer = self.state.optimizer.with_learning_rate(learning_rate);
         self.state.task.reset();
         self.state.penalty = 0.0;
-        let s = &self.config.schedule;
-        if let Some(seed) = s.shuffle.seed_before(s.seed, epoch) {
+        if let Some(seed) = self.config.schedule.shuffle_seed_before(epoch) {
             self.data.shuffle(seed);
         }
     }
@@ -171,7 +170,8 @@ impl Trainer<BiasedMf> for SgdTrainer<'_> {
         model: &mut BiasedMf,
         on_step: &mut dyn FnMut(f32, f64) -> Result<()>,
     ) -> Result<()> {
-        self.state.epoch(model, &self.data, self.config, on_step)
+        self.state
+            .epoch(model, &self.data, self.config.get(), on_step)
     }
 
     fn report(&self, epoch: usize, seconds: f64) -> EpochReport {

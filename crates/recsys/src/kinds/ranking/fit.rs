@@ -145,15 +145,9 @@ pub(crate) fn fit_steps<S: Stepper + Send>(
     make: impl FnOnce(&RankingModel, usize) -> S,
     observer: &mut dyn TrainObserver,
 ) -> Result<History> {
-    if train.is_empty() {
-        return Err(Error::InvalidInput("no training examples".into()));
-    }
+    // An empty set is refused by the epoch loop, after the same split.
     let (train, validation) = hold_out(train, schedule)?;
-    // Examples are reordered in place only when the schedule shuffles.
-    let data = match schedule.get().shuffle {
-        Shuffle::Off => Batches::Memory(train),
-        _ => Batches::Memory(Cow::Owned(train.into_owned())),
-    };
+    let data = Batches::Memory(train);
     let batch = schedule.get().batch_size.min(data.len()).max(1);
     let step = make(model, batch);
     let mut trainer = RankingTrainer {
@@ -256,10 +250,10 @@ impl<S: Stepper> Trainer<RankingModel> for RankingTrainer<'_, S> {
     fn begin_epoch(&mut self, epoch: usize, learning_rate: f32) {
         self.step.set_learning_rate(learning_rate);
         self.step.reset();
-        let s = self.schedule.get();
         if let (Some(seed), Batches::Memory(data)) =
-            (s.shuffle.seed_before(s.seed, epoch), &mut self.data)
+            (self.schedule.shuffle_seed_before(epoch), &mut self.data)
         {
+            // A borrowed training set is copied here, the first time it is reordered.
             data.to_mut().shuffle(seed);
         }
     }

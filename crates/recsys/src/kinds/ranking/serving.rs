@@ -17,7 +17,7 @@ use recsys_engine::matmul::{Op, gemm};
 use recsys_engine::{Projected, Which, forward_tiled};
 
 use super::{Half, RankingModel};
-use crate::contract::{Ids, Score, Scratch};
+use crate::contract::{Ids, Score, Scratch, rows_of};
 
 /// Most floats [`Tower::new`] spends on precomputed user halves (`users × h1`): 64 MiB.
 pub const USER_HALF_LIMIT: usize = 16 << 20;
@@ -64,62 +64,33 @@ impl Tower {
         self.user_half.is_some()
     }
 
-    /// Scores title rows `items` for user row `user` into `scratch.scores`.
+    /// Scores title rows `items` for user rows `users` — one user row for every item, or one
+    /// per item — into `scores`.
     fn score_rows<'s>(
         &self,
-        user: u32,
+        users: &[u32],
         items: &[u32],
-        work: &mut [Vec<f32>; 2],
+        [gathered, half]: &mut [Vec<f32>; 2],
         scores: &'s mut Vec<f32>,
     ) -> &'s [f32] {
-        let [gathered, half] = work;
-        let user_half = match &self.user_half {
-            Some(table) => Projected {
-                rows: table,
-                slots: Which::Shared(user),
-            },
-            None => Projected {
-                rows: self.project_users(&[user], gathered, half),
-                slots: Which::Shared(0),
-            },
+        let rows: &[f32] = match &self.user_half {
+            Some(table) => table,
+            None => self.project_users(users, gathered, half),
+        };
+        let slots = match (self.user_half.is_some(), users) {
+            (true, [user]) => Which::Shared(*user),
+            (true, _) => Which::PerExample(users),
+            (false, [_]) => Which::Shared(0),
+            (false, _) => Which::Own,
         };
         let parts = [
-            user_half,
+            Projected { rows, slots },
             Projected {
                 rows: &self.item_half,
                 slots: Which::PerExample(items),
             },
         ];
         self.tower(&parts, items.len(), scores)
-    }
-
-    /// Scores pairs of rows into `scores`.
-    fn score_row_pairs<'s>(
-        &self,
-        users: &[u32],
-        items: &[u32],
-        work: &mut [Vec<f32>; 2],
-        scores: &'s mut Vec<f32>,
-    ) -> &'s [f32] {
-        let [gathered, half] = work;
-        let user_half = match &self.user_half {
-            Some(table) => Projected {
-                rows: table,
-                slots: Which::PerExample(users),
-            },
-            None => Projected {
-                rows: self.project_users(users, gathered, half),
-                slots: Which::Own,
-            },
-        };
-        let parts = [
-            user_half,
-            Projected {
-                rows: &self.item_half,
-                slots: Which::PerExample(items),
-            },
-        ];
-        self.tower(&parts, users.len(), scores)
     }
 
     /// `[users.len(), h1]`: the user half `u · W1u` of each user row, into `out`.
@@ -159,17 +130,9 @@ impl Score for Tower {
     }
 
     fn score_user<'s>(&self, user: &str, titles: &dyn Ids, scratch: &'s mut Scratch) -> &'s [f32] {
-        let user = self.model.user_vocabulary.lookup(user);
-        scratch.users.clear();
-        scratch.users.push(user);
-        Scratch::lookup(&mut scratch.titles, &self.model.title_vocabulary, titles);
-        let Scratch {
-            titles,
-            work,
-            scores,
-            ..
-        } = scratch;
-        self.score_rows(user, titles, work, scores)
+        rows_of(&mut scratch.users, &self.model.user_vocabulary, &[user]);
+        rows_of(&mut scratch.titles, &self.model.title_vocabulary, titles);
+        self.score_scratch(scratch)
     }
 
     fn score_pairs<'s>(
@@ -179,32 +142,29 @@ impl Score for Tower {
         scratch: &'s mut Scratch,
     ) -> &'s [f32] {
         assert_eq!(users.len(), titles.len(), "one user id per title");
-        Scratch::lookup(&mut scratch.users, &self.model.user_vocabulary, users);
-        Scratch::lookup(&mut scratch.titles, &self.model.title_vocabulary, titles);
+        rows_of(&mut scratch.users, &self.model.user_vocabulary, users);
+        rows_of(&mut scratch.titles, &self.model.title_vocabulary, titles);
+        self.score_scratch(scratch)
+    }
+
+    fn score_all<'s>(&self, user: &str, scratch: &'s mut Scratch) -> &'s [f32] {
+        rows_of(&mut scratch.users, &self.model.user_vocabulary, &[user]);
+        scratch.titles.clear();
+        (scratch.titles).extend(1..self.model.movie_embedding.rows as u32);
+        self.score_scratch(scratch)
+    }
+}
+
+impl Tower {
+    /// Scores the rows looked up into `scratch`.
+    fn score_scratch<'s>(&self, scratch: &'s mut Scratch) -> &'s [f32] {
         let Scratch {
             users,
             titles,
             work,
             scores,
         } = scratch;
-        self.score_row_pairs(users, titles, work, scores)
-    }
-
-    fn score_all<'s>(&self, user: &str, scratch: &'s mut Scratch) -> &'s [f32] {
-        let user = self.model.user_vocabulary.lookup(user);
-        scratch.users.clear();
-        scratch.users.push(user);
-        scratch.titles.clear();
-        scratch
-            .titles
-            .extend(1..self.model.movie_embedding.rows as u32);
-        let Scratch {
-            titles,
-            work,
-            scores,
-            ..
-        } = scratch;
-        self.score_rows(user, titles, work, scores)
+        self.score_rows(users, titles, work, scores)
     }
 }
 
